@@ -1,0 +1,1 @@
+"""segstudio: semantic segmentation studio."""

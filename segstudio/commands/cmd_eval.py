@@ -1,0 +1,69 @@
+"""`segstudio eval`: score a folder of predicted label PNGs against ground truth."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from segstudio.core.atomic import atomic_write_text
+from segstudio.core.evaluate import evaluate_folders
+from segstudio.core.labels import resolve_labelset
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--pred", required=True, type=Path, help="folder of predicted label PNGs")
+    p.add_argument("--gt", required=True, type=Path, help="folder of ground-truth label PNGs")
+    p.add_argument("--labels", required=True, help="label set: voc, camvid or a label-set file")
+    p.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="score the pairs found even if some files are missing or mismatched")
+    p.add_argument("--workers", type=int, default=None, help="decoding threads (default: 2 x cores, max 8)")
+
+
+def _pct(v: float) -> str:
+    return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:6.2f}"
+
+
+def format_table(report: dict) -> str:
+    width = max(10, *(len(c["name"]) for c in report["per_class"]))
+    lines = [f"{'class':<{width}}  {'IoU %':>6}  {'acc %':>6}  {'GT px':>12}  {'pred px':>12}"]
+    for c in report["per_class"]:
+        lines.append(f"{c['name']:<{width}}  {_pct(c['iou'])}  {_pct(c['accuracy'])}  "
+                     f"{c['gt_pixels']:>12,}  {c['pred_pixels']:>12,}")
+    lines.append("")
+    lines.append(f"images scored      {report['images']}")
+    lines.append(f"pixel accuracy     {_pct(report['pixel_accuracy'])} %")
+    lines.append(f"mean accuracy      {_pct(report['mean_accuracy'])} %")
+    lines.append(f"mean IoU           {_pct(report['mean_iou'])} %")
+    lines.append(f"frequency-w. IoU   {_pct(report['fw_iou'])} %")
+    if report.get("invalid_predictions"):
+        lines.append(f"predictions outside the class range: {report['invalid_predictions']:,} pixels (counted as errors)")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    labelset = resolve_labelset(args.labels)
+    ev = evaluate_folders(args.pred, args.gt, labelset, workers=args.workers)
+    problems = 0
+    for stem in ev.missing:
+        print(f"missing prediction: {stem}.png is in {args.gt} but not in {args.pred}", file=sys.stderr)
+        problems += 1
+    for stem in ev.extra:
+        print(f"extra prediction: {stem}.png has no ground truth in {args.gt} (not scored)", file=sys.stderr)
+    for r in ev.failed:
+        print(f"not scored: {r.error}", file=sys.stderr)
+        problems += 1
+    report = ev.report()
+    print(format_table(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    if not ev.scored:
+        print("segstudio eval: error: no image pairs could be scored", file=sys.stderr)
+        return 1
+    if problems and not args.allow_missing:
+        print(f"segstudio eval: {problems} missing or mismatched file(s); use --allow-missing to accept",
+              file=sys.stderr)
+        return 1
+    return 0

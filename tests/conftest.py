@@ -1,0 +1,12 @@
+"""Test configuration shared by the whole suite.
+
+Qt runs offscreen, and segstudio's per-user folders (models, settings) point
+into a temporary directory so tests never read or write the real home.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SEGSTUDIO_HOME", tempfile.mkdtemp(prefix="segstudio-test-home-"))
+os.environ.setdefault("OMP_NUM_THREADS", "2")
