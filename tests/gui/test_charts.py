@@ -1,0 +1,76 @@
+"""QPainter charts: data in, pixels out, PNG files written."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segstudio.gui.charts import BarChart, HeatmapChart, LineChart, heat_color
+
+
+def _pixels(chart, qtbot, tmp_path, name):
+    path = chart.save_png(tmp_path / name)
+    img = np.asarray(Image.open(path).convert("RGB"))
+    return img
+
+
+def test_bar_chart_draws_bars_in_class_colours(qtbot, tmp_path):
+    chart = BarChart(title="IoU")
+    qtbot.addWidget(chart)
+    chart.set_data(["a", "b", "c"], [0.9, float("nan"), 0.25], colors=[(255, 0, 0), (0, 255, 0), (0, 0, 255)])
+    assert chart.values() == [0.9, None, 0.25]
+    img = _pixels(chart, qtbot, tmp_path, "bar.png")
+    assert img.shape[:2] == (560, 900)
+    red = np.all(img == (255, 0, 0), axis=2).sum()
+    blue = np.all(img == (0, 0, 255), axis=2).sum()
+    green = np.all(img == (0, 255, 0), axis=2).sum()
+    assert red > 0 and blue > 0 and green == 0  # NaN draws no bar
+    assert red / blue == pytest.approx(0.9 / 0.25, rel=0.1)  # bar length is proportional
+
+
+def test_bar_chart_rejects_mismatched_lengths(qtbot):
+    chart = BarChart()
+    qtbot.addWidget(chart)
+    with pytest.raises(ValueError):
+        chart.set_data(["a"], [0.1, 0.2])
+
+
+def test_heatmap_normalises_rows_and_colours_cells(qtbot, tmp_path):
+    chart = HeatmapChart(title="confusion")
+    qtbot.addWidget(chart)
+    chart.set_matrix(np.array([[3, 1], [0, 0]]), ["x", "y"])
+    v = chart.values()
+    assert v[0] == [0.75, 0.25] and all(math.isnan(t) for t in v[1])
+    img = _pixels(chart, qtbot, tmp_path, "heat.png")
+    c75 = heat_color(0.75)
+    assert np.all(img == (c75.red(), c75.green(), c75.blue()), axis=2).sum() > 100
+    assert heat_color(0).getRgb()[:3] == (255, 255, 255)
+
+
+def test_line_chart_series_and_clear(qtbot, tmp_path):
+    chart = LineChart(title="loss", x_label="epoch", y_label="loss")
+    qtbot.addWidget(chart)
+    chart.set_series("loss", [0, 1, 2], [1.0, 0.5, 0.25], color=(255, 0, 0))
+    chart.set_series("mIoU", [0, 2], [0.1, 0.3], color=(0, 0, 255), axis="right")
+    assert chart.series_names() == ["loss", "mIoU"]
+    assert chart.series("loss") == ([0.0, 1.0, 2.0], [1.0, 0.5, 0.25])
+    img = _pixels(chart, qtbot, tmp_path, "line.png")
+    assert np.all(img == (255, 0, 0), axis=2).sum() > 50
+    assert np.all(img == (0, 0, 255), axis=2).sum() > 50
+    chart.clear()
+    assert chart.series_names() == []
+    img = _pixels(chart, qtbot, tmp_path, "empty.png")
+    assert np.all(img == (255, 0, 0), axis=2).sum() == 0
+    with pytest.raises(ValueError):
+        chart.set_series("bad", [1, 2], [1])
+
+
+def test_charts_paint_on_screen(qtbot):
+    chart = LineChart()
+    qtbot.addWidget(chart)
+    chart.set_series("s", [0, 1], [0, 1])
+    chart.resize(300, 200)
+    chart.show()
+    qtbot.waitExposed(chart)
+    assert chart.grab().width() == 300
