@@ -35,6 +35,12 @@ def _as_u8_2d(a: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _clamp(a: np.ndarray, n: int) -> np.ndarray:
+    """min(a, n) for uint8 arrays. THRESH_TRUNC is a SIMD min; cv2.min with a Python
+    scalar is ambiguous for tiny arrays (the scalar may be read as a 4-vector)."""
+    return cv2.threshold(a, n, 255, cv2.THRESH_TRUNC)[1]
+
+
 def confusion_for(gt: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
     """The n x (n+1) int64 confusion matrix of one image (last column: invalid predictions)."""
     n = num_classes
@@ -46,8 +52,8 @@ def confusion_for(gt: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndar
     out = np.zeros((n + 1) * (n + 1), np.int64)
     rows_per_chunk = max(1, _CHUNK_PIXELS // max(1, gt.shape[1]))
     for r0 in range(0, gt.shape[0], rows_per_chunk):
-        g = cv2.min(gt[r0:r0 + rows_per_chunk], n)  # gt >= n (ignore) -> row n, dropped below
-        p = cv2.min(pred[r0:r0 + rows_per_chunk], n)  # pred >= n -> the invalid column
+        g = _clamp(gt[r0:r0 + rows_per_chunk], n)  # gt >= n (ignore) -> row n, dropped below
+        p = _clamp(pred[r0:r0 + rows_per_chunk], n)  # pred >= n -> the invalid column
         if n <= 15:  # (n+1)^2 <= 256: one fused uint8 code per pixel
             code = cv2.scaleAdd(g, n + 1, p)
             h = cv2.calcHist([code], [0], None, [256], [0, 256]).ravel()[: (n + 1) ** 2]
