@@ -1,0 +1,199 @@
+"""The annotation project of a folder: its images, their masks, the label set, per-image state.
+
+Images are the image files directly inside a folder. Their label maps live as
+palette PNGs named `<stem>.png` in `SegmentationClass/` beside the images (VOC
+layout) or in a folder the user picks. A small JSON file in the image folder
+(`segstudio-project.json`) remembers the label set, the masks folder and each
+image's state (unlabelled / predicted / edited / saved), so reopening the
+folder restores all of it. Existing masks are picked up for correction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_text
+from .errors import SegstudioError
+from .imageio import is_image_file, list_images, read_label_png, write_label_png
+from .labels import LabelSet, resolve_labelset
+
+PROJECT_FILE = "segstudio-project.json"
+FORMAT_NAME = "segstudio.project"
+MASKS_SUBDIR = "SegmentationClass"
+
+
+class ProjectError(SegstudioError):
+    """A folder cannot be opened as a project, or its project file is bad."""
+
+
+class ImageState(str, Enum):
+    UNLABELLED = "unlabelled"  # no mask on disk
+    PREDICTED = "predicted"    # mask came from a model and was not edited by hand
+    EDITED = "edited"          # edited in memory, not yet saved
+    SAVED = "saved"            # mask on disk, written or checked by a person
+
+
+class Project:
+    """Folder model; all paths are absolute. Not thread-safe (GUI thread only)."""
+
+    def __init__(self, images_dir: Path, masks_dir: Path, labelset: LabelSet, label_spec: str = "",
+                 states: dict[str, str] | None = None, start_image: Path | None = None):
+        self.images_dir = Path(images_dir).resolve()
+        self.masks_dir = Path(masks_dir).resolve()
+        self.labelset = labelset
+        self.label_spec = label_spec or labelset.name
+        self._states: dict[str, ImageState] = {}
+        for name, s in (states or {}).items():
+            try:
+                self._states[name] = ImageState(s)
+            except ValueError:
+                pass
+        self.images: list[Path] = []
+        self.start_image = start_image
+        self.last_save_error: str | None = None
+        self.rescan()
+
+    # --- opening -------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, labels: str | LabelSet | None = None, masks: str | Path | None = None,
+             default_labels: str = "voc") -> Project:
+        """Open a folder (or the folder of an image file) as a project.
+
+        `labels` / `masks` override what the project file remembers; without
+        either, the project file's choice is used, else `default_labels` and
+        `SegmentationClass/` beside the images.
+        """
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise ProjectError(f"{path}: no such file or folder")
+        start = None
+        if path.is_file():
+            if not is_image_file(path):
+                raise ProjectError(f"{path}: not an image file")
+            start = path.resolve()
+            path = path.parent
+        images_dir = path.resolve()
+        saved = read_project_file(images_dir)
+        if labels is not None:
+            labelset = resolve_labelset(labels)
+            spec = labels.name if isinstance(labels, LabelSet) else str(labels)
+        elif saved.get("labelset") is not None:
+            labelset = LabelSet.from_dict(saved["labelset"], source=str(images_dir / PROJECT_FILE))
+            spec = saved.get("label_spec", labelset.name)
+        else:
+            labelset = resolve_labelset(default_labels)
+            spec = default_labels
+        if masks is not None:
+            masks_dir = Path(masks).expanduser()
+            if not masks_dir.is_absolute():
+                masks_dir = Path.cwd() / masks_dir
+        elif saved.get("masks_dir"):
+            masks_dir = images_dir / saved["masks_dir"]
+        else:
+            masks_dir = images_dir / MASKS_SUBDIR
+        project = cls(images_dir, masks_dir, labelset, spec, saved.get("states"), start)
+        if labels is not None or masks is not None or not saved:
+            project.save_quietly()
+        return project
+
+    def rescan(self) -> None:
+        """Re-list the image files of the folder."""
+        try:
+            self.images = list_images(self.images_dir)
+        except OSError as e:
+            raise ProjectError(f"{self.images_dir}: cannot list the folder ({e})") from None
+
+    # --- masks ---------------------------------------------------------
+    def mask_path(self, image: str | Path) -> Path:
+        return self.masks_dir / (Path(image).stem + ".png")
+
+    def has_mask(self, image: str | Path) -> bool:
+        return self.mask_path(image).is_file()
+
+    def load_mask(self, image: str | Path, size: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The saved label map of `image`, or None if it has none.
+
+        Raises ImageLoadError / ImageSizeMismatch (naming the files) for a bad mask.
+        """
+        p = self.mask_path(image)
+        if not p.is_file():
+            return None
+        return read_label_png(p, expected_size=size, image_path=image)
+
+    def save_mask(self, image: str | Path, labels: np.ndarray, state: ImageState = ImageState.SAVED) -> Path:
+        """Write the label map atomically and record the image's state."""
+        p = self.mask_path(image)
+        write_label_png(p, labels, self.labelset)
+        self._states[Path(image).name] = state
+        self.save_quietly()
+        return p
+
+    def empty_labels(self, size: tuple[int, int]) -> np.ndarray:
+        w, h = size
+        return np.full((h, w), self.labelset.ignore_index, np.uint8)
+
+    # --- state ---------------------------------------------------------
+    def state(self, image: str | Path) -> ImageState:
+        name = Path(image).name
+        s = self._states.get(name)
+        if s is ImageState.EDITED:
+            return s
+        if not self.has_mask(image):
+            return ImageState.UNLABELLED
+        return s if s in (ImageState.PREDICTED, ImageState.SAVED) else ImageState.SAVED
+
+    def set_state(self, image: str | Path, state: ImageState, persist: bool = True) -> None:
+        self._states[Path(image).name] = state
+        if persist:
+            self.save_quietly()
+
+    def unlabelled_images(self) -> list[Path]:
+        return [p for p in self.images if not self.has_mask(p)]
+
+    # --- project file ---------------------------------------------------
+    @property
+    def project_file(self) -> Path:
+        return self.images_dir / PROJECT_FILE
+
+    def to_dict(self) -> dict:
+        try:
+            masks = os.path.relpath(self.masks_dir, self.images_dir)
+        except ValueError:  # another drive on Windows
+            masks = str(self.masks_dir)
+        persistent = {n: s.value for n, s in sorted(self._states.items())
+                      if s in (ImageState.PREDICTED, ImageState.SAVED)}
+        return {"format": FORMAT_NAME, "version": 1, "label_spec": self.label_spec,
+                "labelset": self.labelset.to_dict(), "masks_dir": masks.replace(os.sep, "/"),
+                "states": persistent}
+
+    def save(self) -> None:
+        atomic_write_text(self.project_file, json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def save_quietly(self) -> bool:
+        """Save the project file; a read-only folder is not an error (reported in last_save_error)."""
+        try:
+            self.save()
+        except OSError as e:
+            self.last_save_error = f"{self.project_file}: cannot write ({e.strerror or e})"
+            return False
+        self.last_save_error = None
+        return True
+
+
+def read_project_file(images_dir: Path) -> dict:
+    """The project file's content ({} if none); a damaged file raises ProjectError."""
+    p = Path(images_dir) / PROJECT_FILE
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProjectError(f"{p}: cannot read the project file ({e}); delete it to start afresh") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise ProjectError(f"{p}: not a segstudio project file")
+    return data
