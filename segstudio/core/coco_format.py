@@ -1,0 +1,425 @@
+"""COCO JSON: export label maps as RLE or polygon annotations, import them back.
+
+Export (`export_coco`)
+    images {id, width, height, file_name}, categories {id from 1, name,
+    supercategory}, annotations {id, image_id, category_id, segmentation,
+    area, bbox, iscrowd 0}; area and bbox come from pycocotools.
+
+    segmentation="rle"      one RLE annotation per class present in an image
+                            (the COCO-Stuff convention); lossless.
+    segmentation="polygon"  one annotation per 8-connected component of a class.
+                            A component with holes cannot be a COCO polygon
+                            (polygons of one annotation are unioned), so it is
+                            written as RLE instead; the summary counts them.
+
+    Polygon vertices follow the pixel *outline*, not pixel centres: the
+    component is upsampled 2x and traced with cv2.findContours, and the trace
+    (which runs through the centres of the upsampled boundary pixels) is
+    mapped back to image coordinates, a quarter pixel inside the true outline.
+    pycocotools fills a pixel when its centre lies inside the polygon, so the
+    outline re-rasterises to the component exactly in nearly all cases,
+    including one-pixel-wide strokes, which a centre-line contour loses
+    entirely (benchmarks/bench_formats.py measures the fidelity).
+
+    The JSON is written to a temporary file beside the output, loaded with
+    `pycocotools.coco.COCO`, and every image's annotations are decoded and
+    painted back into a label map whose digest must equal the source's (RLE)
+    or the locally re-rasterised one (polygon) before it is renamed into place.
+
+Import (`import_coco`)
+    Polygons, uncompressed and compressed RLE. Overlap rule: annotations are
+    painted in the order they appear in the file, so where two overlap the
+    LATER one wins (as labelme's own converter does for shapes). Pixels no
+    annotation covers become unlabelled (the label set's ignore index) unless
+    `fill` names a class. Categories are matched to the label set by name;
+    unknown names stop the import before anything is written unless they are
+    mapped or skipped. `file_name` values that leave the images folder are
+    refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .batchio import (CancelFn, ClassMapper, ImportSummary, MaskPair, ProgressFn, UnknownClassesError, check_cancel,
+                      pair_images_masks, read_mask_for, report, staged_file)
+from .errors import SegstudioError
+from .imageio import image_size
+from .labels import LabelSet
+from .metrics import ConfusionMatrix
+from .pathsafety import UnsafePathError, safe_join
+
+
+class CocoCheckError(SegstudioError):
+    """The exported JSON did not load or decode back to the source masks."""
+
+
+# --- encoding --------------------------------------------------------------------
+def encode_rles(labels: np.ndarray, classes: list[int]) -> list[dict]:
+    """One compressed RLE per class in `classes`, counts as str (JSON-ready)."""
+    if not classes:
+        return []
+    # build the H x W x N Fortran-ordered stack pycocotools wants without copies:
+    # an N x W x H C-ordered comparison of the transposed map, viewed as uint8
+    lt = np.ascontiguousarray(labels.T)
+    cmp = lt[None, :, :] == np.asarray(classes, np.uint8)[:, None, None]
+    stack = cmp.view(np.uint8).transpose(2, 1, 0)
+    rles = mask_utils.encode(stack)
+    for r in rles:
+        r["counts"] = r["counts"].decode("ascii")
+    return rles
+
+
+def _rle_for_binary(binary: np.ndarray) -> dict:
+    r = mask_utils.encode(np.asfortranarray(binary.astype(np.uint8)))
+    r["counts"] = r["counts"].decode("ascii")
+    return r
+
+
+def outline_polygon(component: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """(N x 2 float outline of an 8-connected component, has_holes).
+
+    `component` is a 0/1 uint8 crop containing exactly one component. The
+    polygon is in the crop's pixel-edge coordinates (pixel (x, y) spans
+    [x, x+1] x [y, y+1]); every vertex is a multiple of 0.25, exact in floats.
+    """
+    padded = cv2.copyMakeBorder(component, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    big = cv2.resize(padded, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, hierarchy = cv2.findContours(big, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None, False
+    has_holes = bool((hierarchy[0][:, 3] >= 0).any())
+    outer = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
+    pts = outer.reshape(-1, 2).astype(np.float64)
+    # upsampled pixel u has its centre at (u + 0.5) / 2; subtract the 1-pixel pad
+    pts = (pts + 0.5) / 2.0 - 1.0
+    if len(pts) < 3:  # a single upsampled point or segment: make it a thin quad
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        pts = np.array([[x0, y0], [x1 + 0.01, y0], [x1 + 0.01, y1 + 0.01], [x0, y1 + 0.01]])
+    return pts, has_holes
+
+
+def _polygon_rle(poly: list[float], h: int, w: int) -> dict:
+    return mask_utils.merge(mask_utils.frPyObjects([poly], h, w))
+
+
+@dataclass
+class _ImageAnns:
+    anns: list[dict]  # without ids
+    digest: bytes  # digest of the label map the annotations decode to
+    fallbacks: int = 0
+    confusion: np.ndarray | None = None  # source vs re-decoded (polygon mode)
+
+
+def _digest(labels: np.ndarray) -> bytes:
+    """Digest of an H x W label map, taken column-major (the order pycocotools decodes in)."""
+    return hashlib.blake2b(np.ascontiguousarray(labels.T).tobytes(), digest_size=16).digest()
+
+
+def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str) -> tuple[int, int, _ImageAnns]:
+    labels = read_mask_for(pair, labelset)
+    h, w = labels.shape
+    k = labelset.num_classes
+    present = [int(c) for c in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)[:k])]
+    anns: list[dict] = []
+    if mode == "rle":
+        rles = encode_rles(labels, present)
+        areas = mask_utils.area(rles) if rles else []
+        boxes = mask_utils.toBbox(rles) if rles else []
+        for c, r, a, b in zip(present, rles, areas, boxes):
+            anns.append({"category_id": c + 1, "segmentation": r, "area": int(a),
+                         "bbox": [float(v) for v in b], "iscrowd": 0})
+        norm = labels.copy()
+        norm[labels >= k] = labelset.ignore_index
+        return w, h, _ImageAnns(anns, _digest(norm))
+    fallbacks = 0
+    rebuilt = np.full((h, w), labelset.ignore_index, np.uint8)
+    for c in present:
+        binary = (labels == c).astype(np.uint8)
+        n, cc, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        for i in range(1, n):
+            x, y, bw, bh, _area = stats[i]
+            crop = (cc[y:y + bh, x:x + bw] == i).astype(np.uint8)
+            poly, holes = outline_polygon(crop)
+            if holes or poly is None:
+                full = np.zeros((h, w), np.uint8)
+                full[y:y + bh, x:x + bw] = crop
+                rle = _rle_for_binary(full)
+                seg: list | dict = rle
+                area, box = int(mask_utils.area(rle)), [float(v) for v in mask_utils.toBbox(rle)]
+                fallbacks += 1
+            else:
+                # rasterise in the crop: pycocotools scales vertices by 5 and
+                # rounds, so an integer shift moves the result exactly
+                local = _polygon_rle(poly.ravel().tolist(), int(bh), int(bw))
+                area = int(mask_utils.area(local))
+                lx, ly, lw, lh = (float(v) for v in mask_utils.toBbox(local))
+                box = [lx + x, ly + y, lw, lh]
+                seg = [(poly + (float(x), float(y))).ravel().tolist()]
+                crop = mask_utils.decode(local)
+            region = rebuilt[y:y + bh, x:x + bw]
+            region[crop.astype(bool)] = c
+            anns.append({"category_id": c + 1, "segmentation": seg, "area": area, "bbox": box, "iscrowd": 0})
+    cm = ConfusionMatrix(k)
+    conf = cm.update(labels, rebuilt)
+    return w, h, _ImageAnns(anns, _digest(rebuilt), fallbacks, conf)
+
+
+@dataclass
+class CocoExportSummary:
+    out_file: Path
+    segmentation: str
+    images: int = 0
+    annotations: int = 0
+    rle_fallbacks: int = 0  # polygon mode: components with holes written as RLE
+    fidelity_miou: float | None = None  # polygon mode: mIoU of re-decoded vs source masks
+    fidelity_pixel_accuracy: float | None = None
+    unannotated: list[str] = field(default_factory=list)
+    orphan_masks: list[str] = field(default_factory=list)
+    checked: bool = False
+
+    def lines(self) -> list[str]:
+        out = [f"{self.images} image(s), {self.annotations} annotation(s) ({self.segmentation}) written to {self.out_file}"]
+        if self.segmentation == "polygon":
+            out.append(f"{self.rle_fallbacks} component(s) with holes written as RLE to keep their holes")
+            if self.fidelity_miou is not None:
+                out.append(f"polygon fidelity: mIoU {100 * self.fidelity_miou:.2f} % of re-decoded vs source masks")
+        if self.checked:
+            out.append("checked: loads with pycocotools and decodes back "
+                       + ("exactly to the source masks" if self.segmentation == "rle" else "to the polygons written"))
+        if self.unannotated:
+            out.append(f"{len(self.unannotated)} image(s) without a mask were not exported: "
+                       + ", ".join(self.unannotated[:10]) + (" ..." if len(self.unannotated) > 10 else ""))
+        if self.orphan_masks:
+            out.append(f"{len(self.orphan_masks)} mask(s) without an image were not exported: "
+                       + ", ".join(self.orphan_masks[:10]) + (" ..." if len(self.orphan_masks) > 10 else ""))
+        return out
+
+
+def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet, out_file: str | Path, *,
+                segmentation: str = "rle", overwrite: bool = False, workers: int | None = None,
+                progress: ProgressFn | None = None, cancelled: CancelFn | None = None) -> CocoExportSummary:
+    """Write a COCO JSON of the masks; raises Cancelled (leaving nothing) if cancelled."""
+    if segmentation not in ("rle", "polygon"):
+        raise SegstudioError(f"segmentation must be 'rle' or 'polygon', not {segmentation!r}")
+    out_file = Path(out_file)
+    images_dir = Path(images_dir)
+    pairing = pair_images_masks(images_dir, masks_dir)
+    if not pairing.pairs:
+        raise SegstudioError(f"{masks_dir}: no masks matching the images in {images_dir}")
+    summary = CocoExportSummary(out_file=out_file, segmentation=segmentation,
+                                unannotated=pairing.unannotated, orphan_masks=pairing.orphan_masks)
+    n = len(pairing.pairs)
+    k = labelset.num_classes
+    doc = {
+        "info": {"description": f"exported by segstudio ({labelset.name or 'custom'} label set)",
+                 "version": "1.0"},
+        "licenses": [],
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i + 1, "name": nm, "supercategory": labelset.name or "class"}
+                       for i, nm in enumerate(labelset.names)],
+    }
+    digests: dict[int, bytes] = {}
+    total = np.zeros((k, k + 1), np.int64)
+    report(progress, 0, n)
+    with ThreadPoolExecutor(max_workers=workers or 4) as pool:
+        futures = [pool.submit(_annotate_image, p, labelset, segmentation) for p in pairing.pairs]
+        try:
+            for i, (pair, fut) in enumerate(zip(pairing.pairs, futures)):
+                check_cancel(cancelled)
+                w, h, res = fut.result()
+                image_id = i + 1
+                doc["images"].append({"id": image_id, "width": w, "height": h, "file_name": pair.image.name})
+                for ann in res.anns:
+                    ann = {"id": len(doc["annotations"]) + 1, "image_id": image_id, **ann}
+                    doc["annotations"].append(ann)
+                digests[image_id] = res.digest
+                summary.rle_fallbacks += res.fallbacks
+                if res.confusion is not None:
+                    total += res.confusion
+                report(progress, i + 1, n)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    summary.images, summary.annotations = n, len(doc["annotations"])
+    if segmentation == "polygon":
+        cm = ConfusionMatrix(k)
+        cm.add_matrix(total)
+        s = cm.scores()
+        summary.fidelity_miou, summary.fidelity_pixel_accuracy = float(s.mean_iou), float(s.pixel_accuracy)
+    with staged_file(out_file, overwrite=overwrite) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, separators=(",", ":"))
+        check_cancel(cancelled)
+        verify_coco(tmp, labelset, digests, cancelled=cancelled)
+    summary.checked = True
+    return summary
+
+
+def load_coco_api(path: str | Path):
+    """pycocotools.coco.COCO on `path`, its chatter kept off stdout."""
+    from pycocotools.coco import COCO
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return COCO(str(path))
+        except Exception as e:  # pycocotools raises AssertionError / KeyError / JSON errors
+            raise CocoCheckError(f"{path}: pycocotools cannot load it ({type(e).__name__}: {e})") from None
+
+
+def verify_coco(path: str | Path, labelset: LabelSet, digests: dict[int, bytes], cancelled: CancelFn | None = None) -> None:
+    """Load with pycocotools, decode every annotation, compare each image's label map digest."""
+    coco = load_coco_api(path)
+    for image_id, expected in digests.items():
+        check_cancel(cancelled)
+        info = coco.imgs.get(image_id)
+        if info is None:
+            raise CocoCheckError(f"{path}: image id {image_id} missing after reload")
+        # painted in the transposed (column-major) frame: decoded masks are
+        # Fortran-ordered, so their .T is contiguous and indexing stays fast
+        labels_t = np.full((info["width"], info["height"]), labelset.ignore_index, np.uint8)
+        for ann in sorted(coco.imgToAnns.get(image_id, []), key=lambda a: a["id"]):
+            labels_t[coco.annToMask(ann).T.view(bool)] = ann["category_id"] - 1
+        if _digest(labels_t.T) != expected:
+            raise CocoCheckError(f"{path}: annotations of {info['file_name']} do not decode back to its mask")
+
+
+# --- import ------------------------------------------------------------------------
+def decode_segmentation(segm, h: int, w: int) -> np.ndarray:
+    """A COCO `segmentation` (polygons, RLE or uncompressed RLE) as an HxW bool mask."""
+    if isinstance(segm, list):
+        polys = [p for p in segm if isinstance(p, list) and len(p) >= 6]
+        if not polys:
+            return np.zeros((h, w), bool)
+        rle = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+    elif isinstance(segm, dict) and "counts" in segm:
+        if isinstance(segm["counts"], list):
+            rle = mask_utils.frPyObjects(segm, h, w)
+        else:
+            rle = {"size": segm["size"], "counts": segm["counts"].encode("ascii") if isinstance(segm["counts"], str) else segm["counts"]}
+        if list(rle["size"]) != [h, w]:
+            raise ValueError(f"RLE size {rle['size']} differs from the image's {h}x{w}")
+    else:
+        raise ValueError("segmentation is neither a polygon list nor an RLE")
+    return mask_utils.decode(rle).astype(bool)
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise SegstudioError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SegstudioError(f"{path}: cannot read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise SegstudioError(f"{path}: not valid JSON ({e})") from None
+
+
+def import_coco(json_file: str | Path, images_dir: str | Path, labelset: LabelSet, out_dir: str | Path, *,
+                mapping: dict[str, str] | None = None, skip_unknown: bool = False, overwrite: bool = False,
+                fill: str | None = None, progress: ProgressFn | None = None,
+                cancelled: CancelFn | None = None) -> ImportSummary:
+    """Paint a COCO JSON's annotations into label PNGs `out_dir/<image stem>.png`."""
+    from .voc_format import _write_masks
+
+    json_file, images_dir, out_dir = Path(json_file), Path(images_dir), Path(out_dir)
+    doc = _load_json(json_file)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(key), list) for key in ("images", "annotations", "categories")):
+        raise SegstudioError(f"{json_file}: not a COCO file (needs 'images', 'annotations' and 'categories' lists)")
+    if not images_dir.is_dir():
+        raise SegstudioError(f"{images_dir}: images folder not found")
+    mapper = ClassMapper(labelset, mapping)
+    fill_index = labelset.ignore_index if fill is None else mapper.index(fill)
+    if fill_index is None:
+        raise SegstudioError(f"fill class {fill!r} is not in the label set")
+    anns_by_cat: dict[object, int] = {}
+    for a in doc["annotations"]:
+        anns_by_cat[a.get("category_id")] = anns_by_cat.get(a.get("category_id"), 0) + 1
+    cat_index: dict[object, int | None] = {}
+    for c in doc["categories"]:
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise SegstudioError(f"{json_file}: a category lacks 'id' or 'name': {c!r}")
+        cat_index[c["id"]] = mapper.index(str(c["name"]), anns_by_cat.get(c["id"], 0))
+    unused = sorted(k for k, v in mapper.unknown.items() if v == 0)
+    for k in unused:  # a category no annotation uses loses nothing
+        del mapper.unknown[k]
+    if mapper.unknown and not skip_unknown:
+        raise UnknownClassesError(mapper.unknown, json_file, labelset)
+    summary = ImportSummary(out_dir=out_dir)
+    if unused:
+        summary.notes.append(f"unused categories not in the label set: {', '.join(unused)}")
+    # resolve every image before decoding anything: a bad path refuses the whole file
+    entries = []
+    stems: dict[str, str] = {}
+    for im in doc["images"]:
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            raise SegstudioError(f"{json_file}: an image entry lacks 'id' or 'file_name': {im!r}")
+        fname = im["file_name"]
+        path = safe_join(images_dir, fname, source=json_file, what="file_name")
+        if not path.is_file():
+            alt = images_dir / PurePosixPath(str(fname).replace("\\", "/")).name
+            path = alt if alt.is_file() else None
+        stem = PurePosixPath(str(fname).replace("\\", "/")).stem
+        if stem in stems:
+            raise SegstudioError(f"{json_file}: images {stems[stem]!r} and {fname!r} would both write {stem}.png")
+        stems[stem] = fname
+        entries.append((im, path, stem))
+    by_image: dict[object, list[dict]] = {}
+    known_ids = {im["id"] for im, _, _ in entries}
+    orphans = 0
+    for a in doc["annotations"]:
+        if a.get("image_id") not in known_ids:
+            orphans += 1
+            continue
+        by_image.setdefault(a["image_id"], []).append(a)
+    if orphans:
+        summary.notes.append(f"{orphans} annotation(s) refer to image ids not in 'images' (skipped)")
+    results = []
+    n = len(entries)
+    report(progress, 0, n)
+    for i, (im, path, stem) in enumerate(entries):
+        check_cancel(cancelled)
+        if path is None:
+            summary.skipped[im["file_name"]] = f"image not found in {images_dir}"
+            continue
+        w, h = image_size(path)
+        jw, jh = im.get("width"), im.get("height")
+        if (jw, jh) != (w, h):
+            summary.skipped[im["file_name"]] = f"COCO says {jw}x{jh} but {path} is {w}x{h}"
+            continue
+        labels = np.full((h, w), fill_index, np.uint8)
+        for a in by_image.get(im["id"], []):
+            idx = cat_index.get(a.get("category_id"))
+            if idx is None:
+                if a.get("category_id") not in cat_index:
+                    summary.unknown[f"category id {a.get('category_id')}"] = summary.unknown.get(f"category id {a.get('category_id')}", 0) + 1
+                continue
+            try:
+                m = decode_segmentation(a.get("segmentation"), h, w)
+            except (ValueError, TypeError, KeyError) as e:
+                raise SegstudioError(f"{json_file}: annotation {a.get('id')} of {im['file_name']}: {e}") from None
+            labels[m] = idx
+        results.append((stem, labels))
+        report(progress, i + 1, n)
+    mapper.fill_summary(summary)
+    _write_masks(results, labelset, out_dir, overwrite, summary, cancelled)
+    return summary
+
+
+__all__ = ["export_coco", "import_coco", "verify_coco", "decode_segmentation", "encode_rles", "outline_polygon",
+           "CocoExportSummary", "CocoCheckError", "UnsafePathError", "load_coco_api"]
