@@ -1,0 +1,497 @@
+"""The canvas: shows an image with its label map and turns mouse input into label-map edits.
+
+Rendering (DESIGN.md section 2): the image is a QPixmap built once per image;
+the label map is drawn as Format_Indexed8 QImages over the numpy buffer with a
+colour table that carries the overlay alpha (the ignore index is fully
+transparent). Each paint only touches the exposed rectangle: the labels under
+it are wrapped (sampled every `step` pixels when zoomed out, so the cost
+follows the screen area, not the image size) and drawn with nearest-neighbour
+scaling. An edit repaints only the widget rectangle covering its bbox.
+
+Tools: brush and eraser (incremental strokes, core.labelmap.Stroke), polygon
+(click vertices; Enter / double-click fills, Backspace drops a vertex, Esc
+cancels), flood fill, Alt+click picks the class under the cursor. Wheel zooms
+around the cursor; middle-drag or space+drag pans.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from segstudio.core import labelmap as lm
+from segstudio.core.labels import LabelSet
+
+MIN_ZOOM = 1 / 64
+MAX_ZOOM = 64.0
+DISAGREE_COLOR = QColor(255, 0, 255, 220)
+
+
+class Tool(str, Enum):
+    BRUSH = "brush"
+    ERASER = "eraser"
+    POLYGON = "polygon"
+    FILL = "fill"
+
+
+def color_table(labelset: LabelSet, opacity: float) -> list[int]:
+    """256 ARGB entries: class colours with `opacity`, the ignore index transparent.
+
+    Values outside the label set (invalid) are shown opaque white so they stand out.
+    """
+    alpha = max(0, min(255, round(opacity * 255)))
+    table = []
+    for i, (r, g, b) in enumerate(labelset.color_table()):
+        if i == labelset.ignore_index:
+            table.append(0)
+        elif i < labelset.num_classes:
+            table.append((alpha << 24) | (r << 16) | (g << 8) | b)
+        else:
+            table.append((255 << 24) | 0xFFFFFF)
+    return table
+
+
+def indexed_image(arr: np.ndarray, table: list[int]) -> QImage:
+    """QImage (Indexed8) over a C-contiguous uint8 array; keep `arr` alive while it is used."""
+    h, w = arr.shape
+    img = QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_Indexed8)
+    img.setColorTable(table)
+    return img
+
+
+class Canvas(QWidget):
+    cursorMoved = Signal(object)      # (x, y, value-or-None) in image pixels, or None when outside
+    zoomChanged = Signal(float)
+    editFinished = Signal(object, str)  # (core.labelmap.Diff, description)
+    classPicked = Signal(int)
+    labelsPainted = Signal(object)    # bbox of a change made during a drag (before editFinished)
+    message = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMinimumSize(200, 150)
+        self._pixmap: QPixmap | None = None
+        self._pixels: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        self.gt: np.ndarray | None = None
+        self.labelset: LabelSet | None = None
+        self._table: list[int] = []
+        self._gt_table: list[int] = []
+        self.scale = 1.0
+        self.offset = QPointF(0, 0)
+        self.tool = Tool.BRUSH
+        self.brush_size = 15
+        self.current_class = 0
+        self.only_over: tuple[int, ...] | None = None
+        self.opacity = 0.5
+        self.overlay_visible = True
+        self.outline_mode = False
+        self.show_gt = False
+        self.show_disagreement = False
+        self.editable = True
+        self._stroke: lm.Stroke | None = None
+        self._polygon: list[tuple[float, float]] = []
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._cursor: QPointF | None = None
+        self._fitted = True
+
+    # --- content ---------------------------------------------------------
+    def set_labelset(self, labelset: LabelSet) -> None:
+        self.labelset = labelset
+        self._rebuild_tables()
+        self.update()
+
+    def set_image(self, pixels: np.ndarray, order: str, labels: np.ndarray, keep_view: bool = False) -> None:
+        """Show an H x W x 3 uint8 image (channel order "RGB" or "BGR") with its label map."""
+        h, w = pixels.shape[:2]
+        if labels.shape != (h, w):
+            raise ValueError(f"label map {labels.shape} does not match image {h}x{w}")
+        pixels = np.ascontiguousarray(pixels)
+        fmt = QImage.Format.Format_BGR888 if order == "BGR" else QImage.Format.Format_RGB888
+        qimg = QImage(pixels.data, w, h, pixels.strides[0], fmt)
+        self._pixmap = QPixmap.fromImage(qimg)
+        self._pixels = None  # the pixmap holds its own copy
+        self.labels = labels
+        self.gt = None
+        self.cancel_interaction()
+        if not keep_view or self._fitted:
+            self.fit()
+        self.update()
+
+    def set_labels(self, labels: np.ndarray) -> None:
+        self.labels = labels
+        self.cancel_interaction()
+        self.update()
+
+    def set_gt(self, gt: np.ndarray | None) -> None:
+        self.gt = gt
+        self.update()
+
+    def clear(self) -> None:
+        self._pixmap = None
+        self.labels = None
+        self.gt = None
+        self.cancel_interaction()
+        self.update()
+
+    def has_image(self) -> bool:
+        return self._pixmap is not None and self.labels is not None
+
+    def image_size(self) -> tuple[int, int]:
+        return (self.labels.shape[1], self.labels.shape[0]) if self.labels is not None else (0, 0)
+
+    # --- display options ---------------------------------------------------
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = float(opacity)
+        self._rebuild_tables()
+        self.update()
+
+    def set_overlay_visible(self, on: bool) -> None:
+        self.overlay_visible = bool(on)
+        self.update()
+
+    def set_outline_mode(self, on: bool) -> None:
+        self.outline_mode = bool(on)
+        self.update()
+
+    def set_show_gt(self, on: bool) -> None:
+        self.show_gt = bool(on)
+        self.update()
+
+    def set_show_disagreement(self, on: bool) -> None:
+        self.show_disagreement = bool(on)
+        self.update()
+
+    def set_tool(self, tool: Tool) -> None:
+        self.cancel_interaction()
+        self.tool = Tool(tool)
+        self.update()
+
+    def set_brush_size(self, size: int) -> None:
+        self.brush_size = max(1, int(size))
+        self.update()
+
+    def _rebuild_tables(self) -> None:
+        if self.labelset is not None:
+            self._table = color_table(self.labelset, self.opacity)
+            self._gt_table = self._table
+
+    # --- view transform ------------------------------------------------------
+    def to_image(self, pos: QPointF) -> tuple[float, float]:
+        return ((pos.x() - self.offset.x()) / self.scale, (pos.y() - self.offset.y()) / self.scale)
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(self.offset.x() + x * self.scale, self.offset.y() + y * self.scale)
+
+    def fit(self) -> None:
+        if self.labels is None:
+            return
+        h, w = self.labels.shape
+        s = min(self.width() / w, self.height() / h)
+        self._set_view(s, QPointF((self.width() - w * s) / 2, (self.height() - h * s) / 2))
+        self._fitted = True
+
+    def zoom_1to1(self) -> None:
+        self.zoom_to(1.0, QPointF(self.width() / 2, self.height() / 2))
+
+    def zoom_to(self, scale: float, anchor: QPointF) -> None:
+        """Zoom so that the image point under widget point `anchor` stays there."""
+        scale = min(max(scale, MIN_ZOOM), MAX_ZOOM)
+        ix, iy = self.to_image(anchor)
+        self._set_view(scale, QPointF(anchor.x() - ix * scale, anchor.y() - iy * scale))
+        self._fitted = False
+
+    def _set_view(self, scale: float, offset: QPointF) -> None:
+        # Integer offsets keep pixel edges on screen-pixel boundaries at high zoom.
+        self.scale = scale
+        self.offset = QPointF(round(offset.x()), round(offset.y()))
+        self.update()
+        self.zoomChanged.emit(self.scale)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        self._set_view(self.scale, self.offset + QPointF(dx, dy))
+        self._fitted = False
+
+    def resizeEvent(self, event) -> None:
+        if self._fitted:
+            self.fit()
+        super().resizeEvent(event)
+
+    def step(self) -> int:
+        """Sampling step of the overlay: 1 at zoom >= 1, about 1/zoom below."""
+        return max(1, int(1.0 / self.scale)) if self.scale < 1 else 1
+
+    def widget_rect_of(self, bbox: lm.BBox, margin: int = 2) -> QRect:
+        """Widget rectangle covering image bbox (widened to whole overlay samples)."""
+        x0, y0, x1, y1 = bbox
+        st = self.step()
+        if st > 1:
+            x0, y0 = (x0 // st) * st, (y0 // st) * st
+            x1, y1 = -(-x1 // st) * st, -(-y1 // st) * st
+        r = QRectF(self.offset.x() + x0 * self.scale, self.offset.y() + y0 * self.scale,
+                   (x1 - x0) * self.scale, (y1 - y0) * self.scale)
+        return r.toAlignedRect().adjusted(-margin, -margin, margin, margin)
+
+    def refresh(self, bbox: lm.BBox | None = None) -> None:
+        """Repaint what shows image region `bbox` (everything if None)."""
+        if bbox is None:
+            self.update()
+        else:
+            self.update(self.widget_rect_of(bbox))
+
+    # --- painting ----------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        rect = event.rect()
+        p.fillRect(rect, QColor(48, 48, 48))
+        if not self.has_image():
+            p.setPen(QColor(200, 200, 200))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open a folder or an image (File menu)")
+            return
+        h, w = self.labels.shape
+        s = self.scale
+        ox, oy = self.offset.x(), self.offset.y()
+        ix0 = max(int(math.floor((rect.left() - ox) / s)), 0)
+        iy0 = max(int(math.floor((rect.top() - oy) / s)), 0)
+        ix1 = min(int(math.ceil((rect.right() + 1 - ox) / s)), w)
+        iy1 = min(int(math.ceil((rect.bottom() + 1 - oy) / s)), h)
+        if ix0 < ix1 and iy0 < iy1:
+            p.save()
+            p.setClipRect(rect)
+            p.translate(ox, oy)
+            p.scale(s, s)
+            p.setClipRect(QRectF(0, 0, w, h), Qt.ClipOperation.IntersectClip)
+            src = QRectF(ix0, iy0, ix1 - ix0, iy1 - iy0)
+            p.drawPixmap(src, self._pixmap, src)
+            self._paint_overlay(p, ix0, iy0, ix1, iy1)
+            p.restore()
+        self._paint_tool_feedback(p)
+
+    def _sampled(self, a: np.ndarray, x0, y0, x1, y1, st, outline_bg=None) -> np.ndarray:
+        if outline_bg is None:
+            return np.ascontiguousarray(a[y0:y1:st, x0:x1:st])
+        # One sample of margin so boundaries at the edge of the region are found.
+        h, w = a.shape
+        mx0, my0 = max(x0 - st, 0), max(y0 - st, 0)
+        mx1, my1 = min(x1 + st, w), min(y1 + st, h)
+        sub = a[my0:my1:st, mx0:mx1:st]
+        o = lm.outline(sub, outline_bg)
+        cx, cy = (x0 - mx0) // st, (y0 - my0) // st
+        nx, ny = len(range(x0, x1, st)), len(range(y0, y1, st))
+        return np.ascontiguousarray(o[cy:cy + ny, cx:cx + nx])
+
+    def _paint_overlay(self, p: QPainter, ix0, iy0, ix1, iy1) -> None:
+        st = self.step()
+        x0, y0 = (ix0 // st) * st, (iy0 // st) * st
+        ig = self.labelset.ignore_index if self.labelset else 255
+        shown = self.gt if (self.show_gt and self.gt is not None) else self.labels
+        keep = []
+        if self.overlay_visible:
+            arr = self._sampled(shown, x0, y0, ix1, iy1, st, ig if self.outline_mode else None)
+            keep.append(arr)
+            img = indexed_image(arr, self._table)
+            p.drawImage(QRectF(x0, y0, arr.shape[1] * st, arr.shape[0] * st), img)
+        if self.show_disagreement and self.gt is not None:
+            g = self.gt[y0:iy1:st, x0:ix1:st]
+            lab = self.labels[y0:iy1:st, x0:ix1:st]
+            dis = np.ascontiguousarray(((g != lab) & (g != ig)).view(np.uint8))
+            keep.append(dis)
+            img = indexed_image(dis, [0, DISAGREE_COLOR.rgba()])
+            p.drawImage(QRectF(x0, y0, dis.shape[1] * st, dis.shape[0] * st), img)
+
+    def _paint_tool_feedback(self, p: QPainter) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if self.tool == Tool.POLYGON and self._polygon:
+            pts = [self.to_widget(x, y) for x, y in self._polygon]
+            if self._cursor is not None:
+                pts.append(self._cursor)
+            p.setPen(QPen(QColor(255, 255, 255), 1.5))
+            for a, b in zip(pts, pts[1:]):
+                p.drawLine(a, b)
+            p.setPen(QPen(QColor(255, 255, 0), 1.5, Qt.PenStyle.DashLine))
+            if len(pts) > 2:
+                p.drawLine(pts[-1], pts[0])
+            p.setBrush(QColor(255, 255, 0))
+            for q in pts[:len(self._polygon)]:
+                p.drawEllipse(q, 3, 3)
+        elif self.tool in (Tool.BRUSH, Tool.ERASER) and self._cursor is not None and self._pan_from is None:
+            r = lm.brush_radius(self.brush_size) * self.scale
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(QColor(0, 0, 0), 1))
+            p.drawEllipse(self._cursor, r + 1, r + 1)
+            p.setPen(QPen(QColor(255, 255, 255), 1))
+            p.drawEllipse(self._cursor, r, r)
+
+    def _cursor_rect(self, pos: QPointF | None) -> QRect:
+        if pos is None:
+            return QRect()
+        r = lm.brush_radius(self.brush_size) * self.scale + 4
+        return QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r).toAlignedRect()
+
+    # --- interaction ----------------------------------------------------------
+    def cancel_interaction(self) -> None:
+        """Abandon a polygon in progress; a stroke in progress is finished normally."""
+        if self._stroke is not None:
+            self._finish_stroke()
+        if self._polygon:
+            self._polygon = []
+            self.update()
+
+    def is_busy(self) -> bool:
+        """True while a stroke or polygon is in progress (autosave waits)."""
+        return self._stroke is not None or bool(self._polygon)
+
+    def _value(self) -> int:
+        if self.tool == Tool.ERASER:
+            return self.labelset.ignore_index
+        return self.current_class
+
+    def _can_edit(self) -> bool:
+        if not self.has_image() or not self.editable:
+            return False
+        if self.show_gt and self.gt is not None:
+            self.message.emit("Showing ground truth: turn off View > Show ground truth to edit")
+            return False
+        return True
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position()
+        btn = event.button()
+        if btn == Qt.MouseButton.MiddleButton or (btn == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = pos
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if btn != Qt.MouseButton.LeftButton or not self.has_image():
+            return
+        x, y = self.to_image(pos)
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            v = lm.pick(self.gt if self.show_gt and self.gt is not None else self.labels, x, y)
+            if v is not None and v < self.labelset.num_classes:
+                self.classPicked.emit(v)
+            return
+        if not self._can_edit():
+            return
+        if self.tool in (Tool.BRUSH, Tool.ERASER):
+            self._stroke = lm.Stroke(self.labels, self._value(), self.brush_size, self.only_over)
+            self._stroke_to(x, y)
+        elif self.tool == Tool.FILL:
+            diff = lm.flood_fill(self.labels, int(math.floor(x)), int(math.floor(y)), self.current_class,
+                                 self.only_over)
+            if diff is not None:
+                self.refresh(diff.bbox)
+                self.editFinished.emit(diff, "Fill")
+        elif self.tool == Tool.POLYGON:
+            h, w = self.labels.shape
+            self._polygon.append((min(max(x, 0.0), w - 1e-3), min(max(y, 0.0), h - 1e-3)))
+            self.update()
+
+    def _stroke_to(self, x: float, y: float) -> None:
+        bbox = self._stroke.add_point(x, y)
+        if bbox is not None:
+            self.refresh(bbox)
+            self.labelsPainted.emit(bbox)
+
+    def _finish_stroke(self) -> None:
+        stroke, self._stroke = self._stroke, None
+        diff = stroke.finish()
+        if diff is not None:
+            self.editFinished.emit(diff, "Erase" if stroke.value == self.labelset.ignore_index else "Brush stroke")
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position()
+        if self._pan_from is not None:
+            d = pos - self._pan_from
+            self._pan_from = pos
+            self.pan_by(d.x(), d.y())
+            return
+        old = self._cursor
+        self._cursor = pos
+        if self._stroke is not None:
+            x, y = self.to_image(pos)
+            self._stroke_to(x, y)
+        if self.tool in (Tool.BRUSH, Tool.ERASER):
+            self.update(self._cursor_rect(old))
+            self.update(self._cursor_rect(pos))
+        elif self.tool == Tool.POLYGON and self._polygon:
+            self.update()
+        self._emit_cursor(pos)
+
+    def _emit_cursor(self, pos: QPointF) -> None:
+        if not self.has_image():
+            return
+        x, y = self.to_image(pos)
+        xi, yi = int(math.floor(x)), int(math.floor(y))
+        h, w = self.labels.shape
+        if 0 <= xi < w and 0 <= yi < h:
+            src = self.gt if self.show_gt and self.gt is not None else self.labels
+            self.cursorMoved.emit((xi, yi, int(src[yi, xi])))
+        else:
+            self.cursorMoved.emit(None)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
+            self._finish_stroke()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.tool == Tool.POLYGON and event.button() == Qt.MouseButton.LeftButton:
+            self.close_polygon()
+        else:
+            self.mousePressEvent(event)
+
+    def close_polygon(self) -> None:
+        pts, self._polygon = self._polygon, []
+        self.update()
+        if len(pts) >= 3 and self._can_edit():
+            diff = lm.fill_polygon(self.labels, pts, self.current_class, self.only_over)
+            if diff is not None:
+                self.refresh(diff.bbox)
+                self.editFinished.emit(diff, "Polygon")
+
+    def leaveEvent(self, event) -> None:
+        old, self._cursor = self._cursor, None
+        self.update(self._cursor_rect(old))
+        self.cursorMoved.emit(None)
+
+    def wheelEvent(self, event) -> None:
+        if not self.has_image():
+            return
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_to(self.scale * (1.25 ** steps), event.position())
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif self.tool == Tool.POLYGON and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.close_polygon()
+        elif self.tool == Tool.POLYGON and key == Qt.Key.Key_Backspace and self._polygon:
+            self._polygon.pop()
+            self.update()
+        elif key == Qt.Key.Key_Escape and self._polygon:
+            self._polygon = []
+            self.update()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_from is None:
+                self.setCursor(Qt.CursorShape.ArrowCursor)
+        else:
+            super().keyReleaseEvent(event)

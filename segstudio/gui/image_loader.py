@@ -1,0 +1,89 @@
+"""Fast image decoding for display, with a background prefetch of neighbouring images.
+
+Plain 8-bit RGB JPEGs are decoded with OpenCV (about twice as fast as Pillow
+on large photographs; OpenCV applies the EXIF orientation itself); everything
+else goes through `core.imageio.load_image`, which handles the odd formats.
+Pixels come back as H x W x 3 uint8 plus their channel order ("RGB" or
+"BGR") so the canvas can wrap them without converting.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segstudio.core.errors import ImageLoadError
+from segstudio.core.imageio import DEFAULT_MAX_PIXELS, load_image
+
+
+def decode(path: str | Path) -> tuple[np.ndarray, str]:
+    """(pixels, "RGB" | "BGR") of an image file; raises ImageLoadError."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            fast = im.format == "JPEG" and im.mode == "RGB" and im.size[0] * im.size[1] <= DEFAULT_MAX_PIXELS
+    except Exception:
+        fast = False
+    if fast:
+        import cv2
+
+        try:
+            data = np.fromfile(str(path), np.uint8)
+            a = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        except (OSError, cv2.error):
+            a = None
+        if a is not None and a.ndim == 3 and a.shape[2] == 3:
+            return a, "BGR"
+    return load_image(path), "RGB"
+
+
+def to_rgb(pixels: np.ndarray, order: str) -> np.ndarray:
+    return np.ascontiguousarray(pixels[..., ::-1]) if order == "BGR" else pixels
+
+
+class Prefetcher:
+    """Decodes images on one background thread and keeps a few results."""
+
+    def __init__(self, keep: int = 3):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segstudio-prefetch")
+        self._futures: dict[Path, Future] = {}
+        self._order: list[Path] = []
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def prefetch(self, path: Path) -> None:
+        with self._lock:
+            if path in self._futures:
+                return
+            self._futures[path] = self._pool.submit(decode, path)
+            self._order.append(path)
+            while len(self._order) > self._keep:
+                old = self._order.pop(0)
+                self._futures.pop(old, None)
+
+    def get(self, path: Path) -> tuple[np.ndarray, str]:
+        """Decoded pixels of `path`, from the prefetch if there is one; raises ImageLoadError."""
+        with self._lock:
+            fut = self._futures.pop(path, None)
+            if fut is not None:
+                self._order.remove(path)
+        if fut is not None:
+            try:
+                return fut.result()
+            except ImageLoadError:
+                raise
+            except Exception as e:  # pragma: no cover - decoding bugs surface as load errors
+                raise ImageLoadError(f"{path}: cannot read ({e})") from None
+        return decode(path)
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            if self._futures.pop(path, None) is not None:
+                self._order.remove(path)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
