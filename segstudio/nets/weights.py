@@ -61,6 +61,7 @@ class LoadReport:
 class ImportInfo:
     kind: str  # "segstudio", "torchvision-vgg16", "torchvision-vgg16-bn"
     input_norm: dict | None  # the input convention those weights expect, when known
+    unused: list[str] = field(default_factory=list)  # source keys the conversion had no place for
 
 
 def detect_kind(state: dict[str, torch.Tensor]) -> str:
@@ -97,12 +98,17 @@ def convert_state_dict(state: dict[str, torch.Tensor], arch: str) -> tuple[dict[
     bn = kind == "torchvision-vgg16-bn"
     indices = VGG16_BN_CONV_INDICES if bn else VGG16_CONV_INDICES
     out: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
     for name, i in zip(VGG16_CONV_NAMES, indices):
         try:
             w, b = state[f"features.{i}.weight"], state[f"features.{i}.bias"]
         except KeyError as e:
             raise ModelError(f"{kind} state dict lacks {e.args[0]}") from None
         bn_state = {k: state[f"features.{i + 1}.{k}"] for k in BN_KEYS if f"features.{i + 1}.{k}" in state}
+        used.update([f"features.{i}.weight", f"features.{i}.bias"])
+        if bn and arch != "segnet" and not arch.startswith("fcn"):
+            bn_state = {}
+        used.update(f"features.{i + 1}.{k}" for k in bn_state)
         if bn and arch.startswith("fcn"):
             w, b = _fold_bn(w, b, bn_state)
         out[f"{name}.weight"], out[f"{name}.bias"] = w, b
@@ -114,7 +120,9 @@ def convert_state_dict(state: dict[str, torch.Tensor], arch: str) -> tuple[dict[
         out["fc6.bias"] = state["classifier.0.bias"]
         out["fc7.weight"] = _fc_as_conv(state["classifier.3.weight"], state["classifier.3.weight"].shape[1])
         out["fc7.bias"] = state["classifier.3.bias"]
-    return out, ImportInfo(kind, dict(IMAGENET_INPUT))
+        used.update(f"classifier.{i}.{k}" for i in (0, 3) for k in ("weight", "bias"))
+    unused = [k for k in state if k not in used]
+    return out, ImportInfo(kind, dict(IMAGENET_INPUT), unused)
 
 
 def load_partial(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> LoadReport:
@@ -149,6 +157,9 @@ def import_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> tup
     """Recognise, convert and partially load `state_dict` into a segstudio model."""
     converted, info = convert_state_dict(state_dict, getattr(model, "arch", ""))
     report = load_partial(model, converted)
+    for key in info.unused:
+        report.skipped.append(key)
+        report.reasons[key] = f"no place for it in {getattr(model, 'arch', 'the model')}"
     if not report.loaded:
         raise ModelError(f"none of the {len(state_dict)} tensors fit {getattr(model, 'arch', 'the model')} "
                          f"(first keys: {', '.join(list(state_dict)[:3])})")
@@ -175,7 +186,7 @@ def card_for_foreign_state_dict(state: dict[str, torch.Tensor], path: str | Path
     else:
         arch = "fcn32s"
     k = state["score_fr.weight"].shape[0]
-    width = state["conv1_1.weight"].shape[0] / 64
+    width = state["fc6.weight"].shape[0] / 4096 if "fc6.weight" in state else 1.0
     labelset = preset("voc") if k == 21 else generic_labelset(k)
     stem = path.stem.lower().replace("_", "").replace("-", "")
     options = {"at_once": True} if arch == "fcn8s" and "atonce" in stem else {}
