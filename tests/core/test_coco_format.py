@@ -1,0 +1,219 @@
+"""COCO export (RLE / polygon) and import, checked with real pycocotools."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from segstudio.core.batchio import Cancelled, UnknownClassesError
+from segstudio.core.coco_format import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
+from segstudio.core.errors import SegstudioError
+from segstudio.core.imageio import read_label_png
+from segstudio.core.pathsafety import UnsafePathError
+
+from .formats_data import LS3, make_dataset
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _decode_by_class(coco, image_id, h, w, k):
+    out = {}
+    for ann in coco.imgToAnns[image_id]:
+        c = ann["category_id"] - 1
+        out[c] = out.get(c, np.zeros((h, w), bool)) | coco.annToMask(ann).astype(bool)
+    return out
+
+
+def test_rle_round_trip_is_exact(tmp_path):
+    images, masks, src = make_dataset(tmp_path, n=3)
+    out = tmp_path / "coco.json"
+    s = export_coco(images, masks, LS3, out, segmentation="rle")
+    assert s.checked and s.images == 3
+    doc = json.loads(out.read_text())
+    assert [c["id"] for c in doc["categories"]] == [1, 2, 3]
+    assert [c["name"] for c in doc["categories"]] == list(LS3.names)
+    assert all(a["iscrowd"] == 0 and isinstance(a["segmentation"]["counts"], str) for a in doc["annotations"])
+    coco = COCO(str(out))
+    for img in coco.dataset["images"]:
+        m = src[img["id"] - 1]
+        assert (img["width"], img["height"], img["file_name"]) == (32, 24, f"img{img['id'] - 1}.png")
+        per = _decode_by_class(coco, img["id"], 24, 32, 3)
+        anns = coco.imgToAnns[img["id"]]
+        assert len(anns) == 3  # one per class present (COCO-Stuff style)
+        for c in range(3):
+            np.testing.assert_array_equal(per[c], m == c)
+        for ann in anns:
+            rle = coco.annToRLE(ann)
+            assert ann["area"] == int(mask_utils.area(rle)) == int((m == ann["category_id"] - 1).sum())
+            assert ann["bbox"] == [float(v) for v in mask_utils.toBbox(rle)]
+
+
+def test_polygon_export_keeps_holes_via_rle_and_is_exact(tmp_path):
+    images, masks, src = make_dataset(tmp_path, n=1)
+    out = tmp_path / "poly.json"
+    s = export_coco(images, masks, LS3, out, segmentation="polygon")
+    m = src[0]
+    coco = COCO(str(out))
+    anns = coco.imgToAnns[1]
+    holed = [a for a in anns if isinstance(a["segmentation"], dict)]
+    polys = [a for a in anns if isinstance(a["segmentation"], list)]
+    # the car ring (its hole holds road and a tree island) and the road (holes where cars are)
+    assert s.rle_fallbacks == len(holed) >= 2
+    ring = [a for a in holed if a["category_id"] == 2]
+    assert len(ring) == 1
+    dec = coco.annToMask(ring[0]).astype(bool)
+    assert not dec[9, 9] and not dec[8, 8] and dec[4, 4]  # the hole stays a hole
+    # one annotation per connected component: tree has the stroke, the island, the single pixel
+    assert sum(1 for a in anns if a["category_id"] == 3) == 3
+    assert all(len(a["segmentation"][0]) >= 6 for a in polys)
+    per = _decode_by_class(coco, 1, 24, 32, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(per[c], m == c)  # pixel-outline polygons re-rasterise exactly
+    assert s.fidelity_miou == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shape", ["blob", "stroke", "pixel", "diagonal", "L"])
+def test_outline_polygon_rasterises_back_exactly(shape):
+    m = np.zeros((9, 9), np.uint8)
+    if shape == "blob":
+        m[2:7, 1:6] = 1
+        m[2, 1] = 0
+    elif shape == "stroke":
+        m[1:8, 4] = 1
+    elif shape == "pixel":
+        m[4, 4] = 1
+    elif shape == "diagonal":
+        for i in range(2, 7):
+            m[i, i] = 1
+    else:
+        m[1:8, 2] = 1
+        m[7, 2:8] = 1
+    poly, holes = outline_polygon(m)
+    assert not holes
+    rle = mask_utils.merge(mask_utils.frPyObjects([poly.ravel().tolist()], 9, 9))
+    np.testing.assert_array_equal(mask_utils.decode(rle), m)
+
+
+def test_export_cancel_leaves_nothing(tmp_path):
+    images, masks, _ = make_dataset(tmp_path, n=3)
+    out = tmp_path / "c.json"
+    with pytest.raises(Cancelled):
+        export_coco(images, masks, LS3, out, cancelled=lambda: True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "masks"]
+
+
+def test_self_check_catches_a_wrong_file(tmp_path):
+    images, masks, _ = make_dataset(tmp_path, n=1)
+    out = tmp_path / "c.json"
+    export_coco(images, masks, LS3, out)
+    # a digest that does not match the file must fail the check
+    with pytest.raises(CocoCheckError, match="do not decode back"):
+        verify_coco(out, LS3, {1: b"0" * 16})
+    out.write_text("{not json")
+    with pytest.raises(CocoCheckError):
+        verify_coco(out, LS3, {1: b"0" * 16})
+
+
+def _coco_doc(file_name="a.png", h=24, w=32):
+    square = [4.0, 4.0, 20.0, 4.0, 20.0, 20.0, 4.0, 20.0]
+    small = np.zeros((h, w), np.uint8)
+    small[8:12, 8:12] = 1
+    rle = mask_utils.encode(np.asfortranarray(small))
+    rle["counts"] = rle["counts"].decode()
+    return {
+        "images": [{"id": 7, "file_name": file_name, "width": w, "height": h}],
+        "categories": [{"id": 1, "name": "road"}, {"id": 2, "name": "car"}, {"id": 5, "name": "tree"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1, "segmentation": [square], "iscrowd": 0},
+            {"id": 2, "image_id": 7, "category_id": 2, "segmentation": rle, "iscrowd": 0},
+            # uncompressed RLE (iscrowd style): a 2-pixel run at the start of column 0
+            {"id": 3, "image_id": 7, "category_id": 5, "segmentation": {"size": [h, w], "counts": [0, 2, h * w - 2]},
+             "iscrowd": 1},
+        ],
+    }
+
+
+def _write_image(folder, name, w=32, h=24):
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(folder / name)
+
+
+def test_import_polygons_rle_and_overlap_rule(tmp_path):
+    _write_image(tmp_path / "images", "a.png")
+    (tmp_path / "c.json").write_text(json.dumps(_coco_doc()))
+    r = import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert r.written == ["a"]
+    got = read_label_png(tmp_path / "out" / "a.png")
+    expect = np.full((24, 32), LS3.ignore_index, np.uint8)
+    expect[4:20, 4:20] = 0
+    expect[8:12, 8:12] = 1  # the later car annotation wins over the road square
+    expect[0:2, 0] = 2
+    np.testing.assert_array_equal(got, expect)
+    # with fill, uncovered pixels become that class
+    import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out2", fill="road")
+    assert read_label_png(tmp_path / "out2" / "a.png")[23, 31] == 0
+
+
+def test_export_then_import_round_trip(tmp_path):
+    images, masks, src = make_dataset(tmp_path, n=2)
+    for mode in ("rle", "polygon"):
+        export_coco(images, masks, LS3, tmp_path / f"{mode}.json", segmentation=mode)
+        import_coco(tmp_path / f"{mode}.json", images, LS3, tmp_path / mode)
+        for i, m in enumerate(src):
+            np.testing.assert_array_equal(read_label_png(tmp_path / mode / f"img{i}.png"), m)
+
+
+@pytest.mark.parametrize("bad", ["../secret.png", "../../etc/passwd", "/etc/passwd", "..\\..\\x.png",
+                                 "C:/Windows/x.png", "sub/../../x.png"])
+def test_path_traversal_file_name_is_refused(tmp_path, bad):
+    _write_image(tmp_path / "images", "a.png")
+    _write_image(tmp_path, "secret.png")
+    (tmp_path / "c.json").write_text(json.dumps(_coco_doc(file_name=bad)))
+    with pytest.raises(UnsafePathError, match="c.json"):
+        import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_subfolder_file_name_inside_images_is_accepted(tmp_path):
+    _write_image(tmp_path / "images" / "train2017", "a.png")
+    (tmp_path / "c.json").write_text(json.dumps(_coco_doc(file_name="train2017/a.png")))
+    r = import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert r.written == ["a"]
+
+
+def test_unknown_categories_are_reported_not_dropped(tmp_path):
+    _write_image(tmp_path / "images", "a.png")
+    doc = _coco_doc()
+    doc["categories"][2]["name"] = "boat"
+    doc["categories"].append({"id": 9, "name": "plane"})  # unused: only noted
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    with pytest.raises(UnknownClassesError, match="'boat' \\(1 annotations\\)") as e:
+        import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert "plane" not in str(e.value)
+    assert not (tmp_path / "out").exists()
+    r = import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out", skip_unknown=True)
+    assert r.unknown == {"boat": 1} and any("plane" in n for n in r.notes)
+    assert read_label_png(tmp_path / "out" / "a.png")[0, 0] == LS3.ignore_index
+    import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out3", mapping={"boat": "tree"})
+    assert read_label_png(tmp_path / "out3" / "a.png")[0, 0] == 2
+
+
+def test_size_mismatch_and_missing_image_are_reported(tmp_path):
+    _write_image(tmp_path / "images", "a.png", w=30)
+    doc = _coco_doc()
+    doc["images"].append({"id": 8, "file_name": "gone.png", "width": 32, "height": 24})
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    r = import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert r.written == []
+    assert "32x24" in r.skipped["a.png"] and "30x24" in r.skipped["a.png"]
+    assert "not found" in r.skipped["gone.png"]
+
+
+def test_not_a_coco_file(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "c.json").write_text("[]")
+    with pytest.raises(SegstudioError, match="not a COCO file"):
+        import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
