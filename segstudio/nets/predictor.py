@@ -1,0 +1,344 @@
+"""Running a segmentation model on images: the engine behind `segstudio predict` and the GUI.
+
+`Predictor` takes RGB uint8 images and returns uint8 label maps (optionally
+per-class probabilities). It preprocesses as the model card says, picks the
+device (CUDA, then MPS, then CPU), runs under `torch.inference_mode`, and on
+CUDA uses bf16 (or fp16) autocast and channels_last. Images larger than
+`tile_size` are predicted in overlapping tiles (see `tiling`); running out of
+accelerator memory falls back to smaller tiles, then to the CPU, with a
+message. `predict_paths` decodes files on a thread pool ahead of the model
+and batches images of the same size. It has no Qt: the GUI drives it from a
+worker thread and cancels it through a `threading.Event`, checked between
+tiles and batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from segstudio.core.errors import SegstudioError
+from segstudio.core.imageio import load_image
+
+from .checkpoint import card_labelset, load_checkpoint, validate_card
+from .errors import ModelError
+from .tiling import tiles
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+MIN_TILE = 256
+
+
+class Cancelled(Exception):
+    """The caller set the cancel event; raised between tiles or batches."""
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """`auto`: CUDA, then Apple MPS, then CPU. Asking for an absent device is an error."""
+    name = str(device)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ModelError(f"unknown device {name!r}; use auto, cpu, cuda or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' requested but CUDA is not available "
+                         f"(this PyTorch build: {torch.__version__}); use --device cpu or auto")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("device 'mps' requested but Apple MPS is not available")
+    return dev
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    return isinstance(e, oom) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
+
+
+class Predictor:
+    """Label maps from RGB images with one model; see the module docstring."""
+
+    def __init__(self, model: nn.Module, card: dict, device: str | torch.device = "auto",
+                 tile_size: int = 1024, tile_overlap: int | None = None, batch_size: int | None = None,
+                 precision: str = "auto", channels_last: bool | None = None, workers: int | None = None,
+                 on_message: Callable[[str], None] | None = None) -> None:
+        validate_card(card)
+        self.card = card
+        self.labelset = card_labelset(card)
+        k = getattr(model, "num_classes", card["num_classes"])
+        if k != self.labelset.num_classes:
+            raise ModelError(f"the model predicts {k} classes but its card's label set has "
+                             f"{self.labelset.num_classes}")
+        self.model = model.eval()
+        self.output_stride = int(getattr(model, "output_stride", 32))
+        self.tile_size = int(tile_size)
+        self.tile_overlap = int(tile_overlap if tile_overlap is not None else getattr(model, "tile_overlap", 128))
+        if self.tile_size < self.tile_overlap + self.output_stride:
+            raise ModelError(f"tile size {self.tile_size} must exceed the tile overlap "
+                             f"({self.tile_overlap}) by at least {self.output_stride}")
+        if precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ModelError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+        self.precision = precision
+        self._channels_last_opt = channels_last
+        self.workers = workers or min(4, os.cpu_count() or 1)
+        self.on_message = on_message
+        self.messages: list[str] = []
+        self._batch_size_opt = batch_size
+        self._move_to(pick_device(device))
+        inp = card["input"]
+        self._bgr = inp["channel_order"] == "BGR"
+        self._scale = float(inp["scale"])
+        self._mean = torch.tensor(inp["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(inp["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    @classmethod
+    def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto", **kwargs) -> Predictor:
+        model, card = load_checkpoint(name_or_path, device="cpu")
+        return cls(model, card, device=device, **kwargs)
+
+    # --- device and precision --------------------------------------------------------------
+
+    def _move_to(self, dev: torch.device) -> None:
+        self._device = dev
+        accel = dev.type == "cuda"
+        self.channels_last = accel if self._channels_last_opt is None else bool(self._channels_last_opt)
+        self.model.to(dev, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        self.autocast_dtype = None
+        if dev.type == "cuda" and self.precision != "fp32":
+            if self.precision == "fp16" or (self.precision == "auto" and not torch.cuda.is_bf16_supported()):
+                self.autocast_dtype = torch.float16
+            else:
+                self.autocast_dtype = torch.bfloat16
+        self.batch_size = max(1, int(self._batch_size_opt or (4 if dev.type != "cpu" else 1)))
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def _message(self, text: str) -> None:
+        self.messages.append(text)
+        log.warning(text)
+        if self.on_message is not None:
+            self.on_message(text)
+
+    # --- the network -----------------------------------------------------------------------
+
+    def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
+        """N,3,H,W float32 on the device, normalised as the card says (images: same-size HxWx3 uint8)."""
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
+        x = x.to(self._device, non_blocking=True).permute(0, 3, 1, 2).float()
+        if self._bgr:
+            x = x.flip(1)
+        x = x * self._scale
+        return (x - self._mean.to(self._device)) / self._std.to(self._device)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits N,K,H,W as float32 (on the device)."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.autocast_dtype is not None:
+            with torch.autocast(self._device.type, dtype=self.autocast_dtype):
+                out = self.model(x)
+        else:
+            out = self.model(x)
+        return out.float()
+
+    # --- single images ---------------------------------------------------------------------
+
+    @staticmethod
+    def _check_image(image) -> np.ndarray:
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+            raise SegstudioError(f"expected an RGB uint8 image array, got {type(image).__name__} "
+                                 f"{getattr(image, 'dtype', '')}")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+            raise SegstudioError(f"expected an HxWx3 image, got shape {image.shape}")
+        return image
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray, cancel: threading.Event | None = None,
+                progress: Progress | None = None, return_probs: bool = False):
+        """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image."""
+        image = self._check_image(image)
+        h, w = image.shape[:2]
+        tile = self.tile_size
+        while True:
+            try:
+                if max(h, w) > tile:
+                    logits_or_labels = self._predict_tiled(image, tile, cancel, progress, return_probs)
+                else:
+                    _check(cancel)
+                    out = self._forward(self.preprocess([image]))[0]
+                    logits_or_labels = out if return_probs else out.argmax(0)
+                    if progress:
+                        progress(1, 1)
+                break
+            except Exception as e:
+                if not is_out_of_memory(e):
+                    raise
+                tile = self._after_oom(e, f"a {w}x{h} image", min(tile, max(h, w)))
+        return self._finish(logits_or_labels, return_probs)
+
+    def _after_oom(self, error: BaseException, what: str, tile: int) -> int:
+        """Tile size to retry with after running out of memory (moving to the CPU when tiles are minimal)."""
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+        smaller = max(MIN_TILE, (tile // 2 // self.output_stride) * self.output_stride)
+        if smaller < tile and smaller >= self.tile_overlap // 2 + self.output_stride:
+            self._message(f"out of memory on {self.device} predicting {what}; retrying in tiles of {smaller} px")
+            return smaller
+        if self._device.type != "cpu":
+            self._message(f"out of memory on {self.device} predicting {what} even in tiles of {tile} px; "
+                          "falling back to the CPU")
+            self._move_to(torch.device("cpu"))
+            return self.tile_size
+        raise ModelError(f"out of memory predicting {what} on the CPU even in tiles of {tile} px") from error
+
+    def _predict_tiled(self, image, tile, cancel, progress, return_probs) -> torch.Tensor:
+        h, w = image.shape[:2]
+        overlap = self.tile_overlap if tile >= self.tile_overlap + self.output_stride else tile // 2
+        grid = tiles(h, w, tile, overlap, self.output_stride)
+        k = self.labelset.num_classes
+        out = (torch.empty((k, h, w), dtype=torch.float32) if return_probs
+               else torch.empty((h, w), dtype=torch.uint8))
+        done = 0
+        for group in _same_shape_groups(grid, self.batch_size):
+            _check(cancel)
+            batch = [image[r.start:r.end, c.start:c.end] for r, c in group]
+            logits = self._forward(self.preprocess(batch))
+            for (r, c), lg in zip(group, logits):
+                part = lg[:, r.own_start - r.start:r.own_end - r.start, c.own_start - c.start:c.own_end - c.start]
+                if return_probs:
+                    out[:, r.own_start:r.own_end, c.own_start:c.own_end] = part.cpu()
+                else:
+                    out[r.own_start:r.own_end, c.own_start:c.own_end] = part.argmax(0).to(torch.uint8).cpu()
+            done += len(group)
+            if progress:
+                progress(done, len(grid))
+        return out
+
+    def _finish(self, result: torch.Tensor, return_probs: bool):
+        if not return_probs:
+            return result.to(torch.uint8).cpu().numpy()
+        probs = torch.softmax(result.float(), dim=0)
+        labels = probs.argmax(0).to(torch.uint8).cpu().numpy()
+        return labels, probs.cpu().numpy().astype(np.float32, copy=False)
+
+    # --- many images -----------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def predict_batch(self, images: list[np.ndarray], cancel: threading.Event | None = None) -> list[np.ndarray]:
+        """Labels for same-size images in one forward pass (falls back to one by one on OOM)."""
+        images = [self._check_image(im) for im in images]
+        if len({im.shape for im in images}) > 1 or max(images[0].shape[:2]) > self.tile_size:
+            return [self.predict(im, cancel=cancel) for im in images]
+        _check(cancel)
+        try:
+            labels = self._forward(self.preprocess(images)).argmax(1).to(torch.uint8).cpu().numpy()
+            return list(labels)
+        except Exception as e:
+            if not is_out_of_memory(e) or len(images) == 1:
+                if is_out_of_memory(e):
+                    return [self.predict(images[0], cancel=cancel)]
+                raise
+            if self._device.type == "cuda":
+                torch.cuda.empty_cache()
+            self._message(f"out of memory on {self.device} with a batch of {len(images)}; "
+                          "predicting one image at a time")
+            self.batch_size = 1
+            return [self.predict(im, cancel=cancel) for im in images]
+
+    def predict_paths(self, paths: Iterable[str | Path], batch_size: int | None = None,
+                      cancel: threading.Event | None = None,
+                      progress: Progress | None = None) -> Iterator[tuple[Path, np.ndarray | None, str | None]]:
+        """Yield (path, labels, None) per file in order, or (path, None, error) for a file that fails.
+
+        Files are decoded on a thread pool ahead of the model; consecutive
+        images of the same size are batched. Raises Cancelled between batches.
+        """
+        paths = [Path(p) for p in paths]
+        batch_size = max(1, int(batch_size or self.batch_size))
+        total, done = len(paths), 0
+        lookahead = max(2 * batch_size, self.workers * 2)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="segstudio-decode")
+        pending: deque = deque()
+        queue = iter(paths)
+
+        def fill():
+            while len(pending) < lookahead:
+                p = next(queue, None)
+                if p is None:
+                    return
+                pending.append((p, pool.submit(load_image, p)))
+
+        try:
+            fill()
+            while pending:
+                _check(cancel)
+                path, fut = pending.popleft()
+                fill()
+                try:
+                    image = fut.result()
+                except Exception as e:  # this file cannot be decoded: report it, keep going
+                    results = [(path, None, _error_text(e, path))]
+                else:
+                    batch = [(path, image)]
+                    while len(batch) < batch_size and pending:
+                        next_path, next_fut = pending[0]
+                        if next_fut.exception() is not None or next_fut.result().shape != image.shape:
+                            break
+                        pending.popleft()
+                        fill()
+                        batch.append((next_path, next_fut.result()))
+                    try:
+                        labels = self.predict_batch([im for _, im in batch], cancel=cancel)
+                        results = [(p, lb, None) for (p, _), lb in zip(batch, labels)]
+                    except SegstudioError as e:
+                        results = [(p, None, _error_text(e, p)) for p, _ in batch]
+                for item in results:
+                    done += 1
+                    yield item
+                    if progress:
+                        progress(done, total)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("prediction cancelled")
+
+
+def _error_text(e: BaseException, path: Path) -> str:
+    text = str(e)
+    return text if str(path) in text or path.name in text else f"{path}: {text}"
+
+
+def _same_shape_groups(grid, batch_size: int):
+    """Consecutive tiles of equal size, at most `batch_size` per group."""
+    group = []
+    for rc in grid:
+        shape = (rc[0].end - rc[0].start, rc[1].end - rc[1].start)
+        if group and (len(group) == batch_size or shape != (group[0][0].end - group[0][0].start,
+                                                            group[0][1].end - group[0][1].start)):
+            yield group
+            group = []
+        group.append(rc)
+    if group:
+        yield group
