@@ -125,10 +125,11 @@ class Project:
             return None
         return read_label_png(p, expected_size=size, image_path=image)
 
-    def save_mask(self, image: str | Path, labels: np.ndarray, state: ImageState = ImageState.SAVED) -> Path:
+    def save_mask(self, image: str | Path, labels: np.ndarray, state: ImageState = ImageState.SAVED,
+                  compress_level: int = 6) -> Path:
         """Write the label map atomically and record the image's state."""
         p = self.mask_path(image)
-        write_label_png(p, labels, self.labelset)
+        write_label_png(p, labels, self.labelset, compress_level)
         self._states[Path(image).name] = state
         self.save_quietly()
         return p

@@ -1,6 +1,7 @@
 """The canvas: shows an image with its label map and turns mouse input into label-map edits.
 
-Rendering (DESIGN.md section 2): the image is a QPixmap built once per image;
+Rendering (DESIGN.md section 2): the image is a Format_RGB32 QImage made once
+per image (decoded and converted on the prefetch thread);
 the label map is drawn as Format_Indexed8 QImages over the numpy buffer with a
 colour table that carries the overlay alpha (the ignore index is fully
 transparent). Each paint only touches the exposed rectangle: the labels under
@@ -21,7 +22,7 @@ from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from segstudio.core import labelmap as lm
@@ -78,7 +79,7 @@ class Canvas(QWidget):
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumSize(200, 150)
-        self._pixmap: QPixmap | None = None
+        self._qimage: QImage | None = None  # the image, over self._pixels
         self._pixels: np.ndarray | None = None
         self.labels: np.ndarray | None = None
         self.gt: np.ndarray | None = None
@@ -110,16 +111,19 @@ class Canvas(QWidget):
         self._rebuild_tables()
         self.update()
 
-    def set_image(self, pixels: np.ndarray, order: str, labels: np.ndarray, keep_view: bool = False) -> None:
-        """Show an H x W x 3 uint8 image (channel order "RGB" or "BGR") with its label map."""
+    def set_image(self, pixels: np.ndarray, labels: np.ndarray, keep_view: bool = False) -> None:
+        """Show an image with its label map.
+
+        `pixels` is H x W x 4 uint8 in B, G, R, X byte order (image_loader.decode),
+        wrapped without a copy as QImage.Format_RGB32 -- Qt's native raster format.
+        """
         h, w = pixels.shape[:2]
         if labels.shape != (h, w):
             raise ValueError(f"label map {labels.shape} does not match image {h}x{w}")
-        pixels = np.ascontiguousarray(pixels)
-        fmt = QImage.Format.Format_BGR888 if order == "BGR" else QImage.Format.Format_RGB888
-        qimg = QImage(pixels.data, w, h, pixels.strides[0], fmt)
-        self._pixmap = QPixmap.fromImage(qimg)
-        self._pixels = None  # the pixmap holds its own copy
+        if pixels.ndim != 3 or pixels.shape[2] != 4 or not pixels.flags.c_contiguous:
+            raise ValueError("pixels must be a C-contiguous H x W x 4 BGRX array")
+        self._pixels = pixels  # the QImage points into it
+        self._qimage = QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB32)
         self.labels = labels
         self.gt = None
         self.cancel_interaction()
@@ -137,14 +141,15 @@ class Canvas(QWidget):
         self.update()
 
     def clear(self) -> None:
-        self._pixmap = None
+        self._qimage = None
+        self._pixels = None
         self.labels = None
         self.gt = None
         self.cancel_interaction()
         self.update()
 
     def has_image(self) -> bool:
-        return self._pixmap is not None and self.labels is not None
+        return self._qimage is not None and self.labels is not None
 
     def image_size(self) -> tuple[int, int]:
         return (self.labels.shape[1], self.labels.shape[0]) if self.labels is not None else (0, 0)
@@ -271,7 +276,7 @@ class Canvas(QWidget):
             p.scale(s, s)
             p.setClipRect(QRectF(0, 0, w, h), Qt.ClipOperation.IntersectClip)
             src = QRectF(ix0, iy0, ix1 - ix0, iy1 - iy0)
-            p.drawPixmap(src, self._pixmap, src)
+            p.drawImage(src, self._qimage, src)
             self._paint_overlay(p, ix0, iy0, ix1, iy1)
             p.restore()
         self._paint_tool_feedback(p)

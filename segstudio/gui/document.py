@@ -92,7 +92,8 @@ class ImageDocument(QObject):
     def save(self) -> Path:
         """Write the mask (atomically) and mark the history clean; raises OSError / SegstudioError."""
         state = ImageState.PREDICTED if self.origin is ImageState.PREDICTED else ImageState.SAVED
-        p = self.project.save_mask(self.path, self.labels, state)
+        # zlib level 3: about 2.5x faster than 6 on large maps, files ~25 % larger.
+        p = self.project.save_mask(self.path, self.labels, state, compress_level=3)
         self.stack.setClean()
         return p
 

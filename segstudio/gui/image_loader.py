@@ -3,8 +3,10 @@
 Plain 8-bit RGB JPEGs are decoded with OpenCV (about twice as fast as Pillow
 on large photographs; OpenCV applies the EXIF orientation itself); everything
 else goes through `core.imageio.load_image`, which handles the odd formats.
-Pixels come back as H x W x 3 uint8 plus their channel order ("RGB" or
-"BGR") so the canvas can wrap them without converting.
+Pixels come back as H x W x 4 uint8 B, G, R, 255 -- the byte order of
+QImage.Format_RGB32, which the canvas wraps without copying and Qt draws
+without converting. The conversion happens here, on the prefetch thread, so
+switching to a prefetched 6000 x 4000 image costs almost nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from segstudio.core.errors import ImageLoadError
 from segstudio.core.imageio import DEFAULT_MAX_PIXELS, load_image
 
 
-def decode(path: str | Path) -> tuple[np.ndarray, str]:
-    """(pixels, "RGB" | "BGR") of an image file; raises ImageLoadError."""
+def decode(path: str | Path) -> np.ndarray:
+    """H x W x 4 BGRX pixels of an image file; raises ImageLoadError."""
+    import cv2
+
+    a, order = decode_raw(path)
+    return cv2.cvtColor(a, cv2.COLOR_BGR2BGRA if order == "BGR" else cv2.COLOR_RGB2BGRA)
+
+
+def decode_raw(path: str | Path) -> tuple[np.ndarray, str]:
+    """(H x W x 3 pixels, "RGB" | "BGR") of an image file; raises ImageLoadError."""
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -39,10 +49,6 @@ def decode(path: str | Path) -> tuple[np.ndarray, str]:
         if a is not None and a.ndim == 3 and a.shape[2] == 3:
             return a, "BGR"
     return load_image(path), "RGB"
-
-
-def to_rgb(pixels: np.ndarray, order: str) -> np.ndarray:
-    return np.ascontiguousarray(pixels[..., ::-1]) if order == "BGR" else pixels
 
 
 class Prefetcher:
@@ -65,7 +71,7 @@ class Prefetcher:
                 old = self._order.pop(0)
                 self._futures.pop(old, None)
 
-    def get(self, path: Path) -> tuple[np.ndarray, str]:
+    def get(self, path: Path) -> np.ndarray:
         """Decoded pixels of `path`, from the prefetch if there is one; raises ImageLoadError."""
         with self._lock:
             fut = self._futures.pop(path, None)

@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
         if self.current is not None and self.current.path == path:
             return True
         try:
-            pixels, order = self.prefetcher.get(path)
+            pixels = self.prefetcher.get(path)
         except SegstudioError as e:
             self._report_problem(path, str(e))
             return False
@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
         self.current = doc
         doc.read_only = not editable
         self.canvas.editable = editable
-        self.canvas.set_image(pixels, order, doc.labels, keep_view=True)
+        self.canvas.set_image(pixels, doc.labels, keep_view=True)
         del pixels
         self.undo_group.setActiveStack(doc.stack)
         self._load_gt()
