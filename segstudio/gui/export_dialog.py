@@ -30,7 +30,7 @@ class ExportDialog(QDialog):
             raise ValueError(f"fmt must be 'voc' or 'coco', not {fmt!r}")
         self.images_dir, self.masks_dir, self.labelset, self.fmt = Path(images_dir), Path(masks_dir), labelset, fmt
         self.state = "idle"  # idle, running, done, cancelled, failed
-        self.result = None
+        self.summary = None
         self.runner = BatchRunner(self)
         self.setWindowTitle(TITLES[fmt])
         self.setMinimumWidth(560)
@@ -118,7 +118,7 @@ class ExportDialog(QDialog):
             self.summary_view.setPlainText("Choose where to write the export.")
             return
         self.state = "running"
-        self.result = None
+        self.summary = None
         self.summary_view.setPlainText("Exporting…")
         self.progress_bar.setRange(0, 0)
         self.start_button.setEnabled(False)
@@ -144,7 +144,7 @@ class ExportDialog(QDialog):
             self.progress_bar.setRange(0, 1)
 
     def _on_done(self, summary) -> None:
-        self.result = summary
+        self.summary = summary
         self.progress_bar.setValue(self.progress_bar.maximum())
         self._finish("done", "\n".join(summary.lines()))
 

@@ -56,7 +56,7 @@ def test_coco_polygon_export(qtbot, folders, tmp_path):
     dlg.out_edit.setText(str(tmp_path / "out.json"))
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.state == "done", timeout=15000)
-    assert dlg.result.segmentation == "polygon"
+    assert dlg.summary.segmentation == "polygon"
     assert len(COCO(str(tmp_path / "out.json")).imgs) == 4
 
 

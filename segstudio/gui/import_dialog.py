@@ -1,0 +1,193 @@
+"""File → Import → …: bring VOC / COCO / labelme / CVAT annotations into the working masks.
+
+A thin shell over the core importers. Unknown class names stop the import
+before anything is written; the dialog lists them and offers to skip them or
+map them (`name=class`, one per line). The dialog is accepted only when masks
+were written, so the main window knows to reload them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from segstudio.core.batchio import UnknownClassesError, parse_mapping
+from segstudio.core.errors import SegstudioError
+from segstudio.core.labels import LabelSet
+
+KINDS = {
+    "voc": ("Import a Pascal VOC folder", "VOC folder (with SegmentationClass/)"),
+    "coco": ("Import COCO JSON", "COCO .json file"),
+    "labelme": ("Import labelme JSON", "labelme .json file or folder"),
+    "cvat": ("Import CVAT segmentation masks", "CVAT 'Segmentation mask 1.1' folder or .zip"),
+}
+
+OVERLAP_NOTE = ("Overlapping annotations: later ones in the file are drawn on top. "
+                "Pixels nothing covers stay unlabelled.")
+
+
+def importer(kind: str):
+    if kind == "voc":
+        from segstudio.core.voc_format import import_voc
+        return import_voc
+    if kind == "coco":
+        from segstudio.core.coco_format import import_coco
+        return import_coco
+    if kind == "labelme":
+        from segstudio.core.labelme_format import import_labelme
+        return import_labelme
+    from segstudio.core.cvat_format import import_cvat
+    return import_cvat
+
+
+class ImportDialog(QDialog):
+    def __init__(self, parent: QWidget | None, images_dir: Path, masks_dir: Path, labelset: LabelSet, kind: str):
+        super().__init__(parent)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        from .batch_worker import BatchRunner
+
+        self.images_dir, self.masks_dir, self.labelset, self.kind = Path(images_dir), Path(masks_dir), labelset, kind
+        self.state = "idle"
+        self.summary = None
+        self.runner = BatchRunner(self)
+        title, what = KINDS[kind]
+        self.setWindowTitle(title)
+        self.setMinimumWidth(600)
+
+        form = QFormLayout()
+        self.src_edit = QLineEdit()
+        self.src_edit.setPlaceholderText(what)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.src_edit, 1)
+        row.addWidget(browse)
+        form.addRow("Source:", row)
+        form.addRow("Images:", QLabel(str(self.images_dir)))
+        form.addRow("Write masks to:", QLabel(str(self.masks_dir)))
+        self.overwrite_check = QCheckBox("Replace masks that already exist")
+        self.skip_check = QCheckBox("Skip classes that are not in the label set (they are listed)")
+        self.map_edit = QPlainTextEdit()
+        self.map_edit.setPlaceholderText("Optional class mapping, one per line: name=class  (or name=ignore)")
+        self.map_edit.setMaximumHeight(70)
+        form.addRow("", self.overwrite_check)
+        form.addRow("", self.skip_check)
+        form.addRow("Class mapping:", self.map_edit)
+        if kind == "coco":
+            self.fill_combo = QComboBox()
+            self.fill_combo.addItem("unlabelled", None)
+            for name in labelset.names:
+                self.fill_combo.addItem(name, name)
+            form.addRow("Uncovered pixels:", self.fill_combo)
+        if kind in ("coco", "labelme"):
+            note = QLabel(OVERLAP_NOTE)
+            note.setWordWrap(True)
+            form.addRow("", note)
+
+        self.progress_bar = QProgressBar()
+        self.summary_view = QPlainTextEdit()
+        self.summary_view.setReadOnly(True)
+        self.start_button = QPushButton("Import")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.clicked.connect(self._cancel_or_close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress_bar)
+        lay.addWidget(self.summary_view, 1)
+        lay.addLayout(buttons)
+
+    def _browse(self) -> None:
+        start = self.src_edit.text() or str(self.images_dir.parent)
+        if self.kind == "coco":
+            path, _ = QFileDialog.getOpenFileName(self, "COCO JSON", start, "JSON (*.json)")
+        elif self.kind == "cvat":
+            path, _ = QFileDialog.getOpenFileName(self, "CVAT export (.zip)", start, "Zip (*.zip)")
+            if not path:
+                path = QFileDialog.getExistingDirectory(self, "CVAT export folder", start)
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Folder", start)
+        if path:
+            self.src_edit.setText(path)
+
+    def start(self) -> None:
+        if self.runner.running():
+            return
+        src = self.src_edit.text().strip()
+        if not src:
+            self.summary_view.setPlainText("Choose what to import.")
+            return
+        try:
+            mapping = parse_mapping([ln for ln in self.map_edit.toPlainText().splitlines() if ln.strip()])
+        except SegstudioError as e:
+            self.summary_view.setPlainText(str(e))
+            return
+        kw = dict(mapping=mapping, skip_unknown=self.skip_check.isChecked(), overwrite=self.overwrite_check.isChecked())
+        if self.kind == "coco":
+            kw["fill"] = self.fill_combo.currentData()
+        fn = importer(self.kind)
+        images, masks, ls = self.images_dir, self.masks_dir, self.labelset
+        self.state = "running"
+        self.summary_view.setPlainText("Importing…")
+        self.progress_bar.setRange(0, 0)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")
+        worker = self.runner.start(lambda progress, cancelled: fn(Path(src).expanduser(), images, ls, masks,
+                                                                   progress=progress, cancelled=cancelled, **kw))
+        worker.progress.connect(self._on_progress)
+        worker.succeeded.connect(self._on_done)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    def _on_progress(self, i: int, n: int) -> None:
+        self.progress_bar.setRange(0, max(1, n))
+        self.progress_bar.setValue(i)
+
+    def _finish(self, state: str, text: str) -> None:
+        self.state = state
+        self.summary_view.setPlainText(text)
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Close")
+        if self.progress_bar.maximum() == 0:
+            self.progress_bar.setRange(0, 1)
+
+    def _on_done(self, summary) -> None:
+        self.summary = summary
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        self._finish("done", "\n".join(summary.lines()))
+
+    def _on_failed(self, message: str, exc) -> None:
+        text = f"Import failed; no mask was changed.\n\n{message}"
+        if isinstance(exc, UnknownClassesError):
+            text += ("\n\nTick 'Skip classes that are not in the label set', or map them "
+                     "(one 'name=class' per line), then import again.")
+        self._finish("failed", text)
+
+    def _on_cancelled(self) -> None:
+        self._finish("cancelled", "Import cancelled; no mask was changed.")
+
+    def _cancel_or_close(self) -> None:
+        if self.runner.running():
+            self.cancel_button.setEnabled(False)
+            self.cancel_button.setText("Cancelling…")
+            self.runner.cancel()
+        elif self.summary is not None and self.summary.written:
+            self.accept()
+        else:
+            self.reject()
+
+    def done(self, code: int) -> None:  # noqa: D401 (Qt API)
+        if self.runner.running():
+            self.runner.stop()
+        if self.summary is not None and self.summary.written:
+            code = QDialog.DialogCode.Accepted  # masks changed on disk: the caller must reload them
+        super().done(code)
