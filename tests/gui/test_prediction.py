@@ -1,0 +1,176 @@
+"""Prediction on the worker thread with a tiny real model: responsive GUI, one undo step, cancel."""
+
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt, QTimer
+
+torch = pytest.importorskip("torch")
+predictor_mod = pytest.importorskip("segstudio.nets.predictor")
+
+from segstudio.core.imageio import load_image, read_label_png  # noqa: E402
+from segstudio.core.labels import preset  # noqa: E402
+
+CAMVID = preset("camvid")
+ORIG_PREDICT = predictor_mod.Predictor.predict
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from segstudio.nets import build_model
+    from segstudio.nets.checkpoint import make_card, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("segnet-basic", 11, width=0.125)
+    card = make_card("segnet-basic", 0.125, CAMVID)
+    card["name"] = "tiny"
+    return save_checkpoint(tmp_path_factory.mktemp("models") / "tiny", model, card)
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Holds the worker just before the model runs until the test opens it; records the thread."""
+    g = {"reached": threading.Event(), "open": threading.Event(), "threads": [], "hold_at": 1, "calls": 0}
+    P = predictor_mod.Predictor
+    orig_predict, orig_batch = P.predict, P.predict_batch
+
+    def hold():
+        g["threads"].append(threading.get_ident())
+        g["calls"] += 1
+        if g["calls"] == g["hold_at"]:
+            g["reached"].set()
+            assert g["open"].wait(30)
+
+    def predict(self, *a, **k):
+        hold()
+        return orig_predict(self, *a, **k)
+
+    def predict_batch(self, *a, **k):
+        hold()
+        return orig_batch(self, *a, **k)
+
+    monkeypatch.setattr(P, "predict", predict)
+    monkeypatch.setattr(P, "predict_batch", predict_batch)
+    return g
+
+
+def _expected(model_path, image_path):
+    p = predictor_mod.Predictor.from_checkpoint(model_path, device="cpu")
+    return ORIG_PREDICT(p, load_image(image_path))
+
+
+def test_predict_this_image_runs_on_worker_gui_stays_responsive(make_window, image_folder, tiny_model, gate,
+                                                                qtbot):
+    win = make_window(image_folder)
+    win.select_model(tiny_model)
+    assert win.act_predict.isEnabled()
+    c = win.canvas
+    first = win.current.path
+    expected = _expected(tiny_model, first)
+    ticks = []
+    timer = QTimer(interval=5)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    win.act_predict.trigger()
+    assert not win.act_predict.isEnabled() and win.cancel_button.isVisible()
+    qtbot.waitUntil(gate["reached"].is_set, timeout=20000)
+    # the worker is busy: the GUI thread still handles timers, zoom and painting
+    n = len(ticks)
+    qtbot.wait(60)
+    assert len(ticks) > n
+    scale = c.scale
+    c.zoom_to(scale * 2, QPointF(10, 10))
+    c.repaint()
+    assert c.scale == scale * 2
+    assert threading.get_ident() not in gate["threads"]
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
+        gate["open"].set()
+    assert sig.args == [False]
+    assert np.array_equal(c.labels, expected)
+    assert len(np.unique(expected)) >= 1
+    assert win.current.stack.count() == 1 and win.current.stack.undoText() == "Prediction"
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (c.labels == CAMVID.ignore_index).all()
+    qtbot.keyClick(c, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(c.labels, expected)
+    timer.stop()
+
+
+def test_fill_only_unlabelled_and_result_for_image_left_meanwhile(make_window, image_folder, tiny_model, gate,
+                                                                  qtbot):
+    win = make_window(image_folder)
+    win.select_model(tiny_model)
+    c = win.canvas
+    first = win.current.path
+    from segstudio.core import labelmap as lm
+
+    win.current.push(lm.fill_polygon(c.labels, [(0, 0), (95, 0), (95, 9), (0, 9)], 4), "Polygon")
+    assert (c.labels[:10] == 4).all()
+    win.act_fill_only.setChecked(True)
+    win.act_predict.trigger()
+    qtbot.waitUntil(gate["reached"].is_set, timeout=20000)
+    qtbot.keyClick(win, Qt.Key.Key_D)  # switch images while the worker runs
+    assert win.current.path != first
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000):
+        gate["open"].set()
+    saved = read_label_png(win.project.mask_path(first))
+    expected = _expected(tiny_model, first)
+    assert (saved[:10] == 4).all()
+    assert np.array_equal(saved[10:], expected[10:])
+
+
+def test_cancel_stops_prediction_and_changes_nothing(make_window, image_folder, tiny_model, gate, qtbot):
+    win = make_window(image_folder)
+    win.select_model(tiny_model)
+    c = win.canvas
+    before = c.labels.copy()
+    win.act_predict.trigger()
+    qtbot.waitUntil(gate["reached"].is_set, timeout=20000)
+    qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
+        gate["open"].set()
+    assert sig.args == [True]
+    assert np.array_equal(c.labels, before)
+    assert win.current.stack.count() == 0
+    assert win.act_predict.isEnabled() and not win.cancel_button.isVisible()
+
+
+def test_predict_all_unlabelled_and_cancel_between_images(make_window, image_folder, tiny_model, gate, qtbot):
+    win = make_window(image_folder)
+    win.select_model(tiny_model)
+    masks = image_folder / "SegmentationClass"
+    gate["hold_at"] = 2  # hold the worker before the second image (batches of one on the CPU)
+    win.act_predict_all.trigger()
+    qtbot.waitUntil(gate["reached"].is_set, timeout=20000)
+    win.cancel_prediction()  # checked before the next batch runs
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
+        gate["open"].set()
+    assert sig.args == [True]
+    qtbot.waitUntil(lambda: not win.current.dirty)  # autosave of the current image
+    assert [p.name for p in win.project.unlabelled_images()] == ["im1.png", "im2.png"]
+    # run again: the rest is predicted and written, the current image is left alone
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
+        win.act_predict_all.trigger()
+    assert sig.args == [False]
+    qtbot.waitUntil(lambda: not win.current.dirty)
+    for i in range(3):
+        path = image_folder / f"im{i}.png"
+        assert np.array_equal(read_label_png(masks / f"im{i}.png"), _expected(tiny_model, path))
+        assert win.file_list.state(win.project.images[i]).value == "predicted"
+    assert win.current.stack.count() == 1  # the current image's prediction is one undo step
+    win.act_predict_all.trigger()
+    assert win.run is None
+    assert "already has a mask" in win.statusBar().currentMessage()
+
+
+def test_bad_checkpoint_is_reported_and_app_keeps_running(make_window, image_folder, tmp_path, qtbot):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    (tmp_path / "bad.json").write_text("{}")
+    win = make_window(image_folder)
+    win.select_model(bad)
+    win.act_predict.trigger()
+    assert win.run is None
+    assert "bad.safetensors" in (win.last_error or "")
+    assert win.canvas.has_image()
