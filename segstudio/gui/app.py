@@ -48,7 +48,10 @@ def run_app(args) -> int:
     else:
         samples = sample_folder()
         if samples is not None:
-            win.open_path(samples, labels=labels or "camvid", masks=masks)
+            from segstudio.core.project import PROJECT_FILE
+
+            remembered = (samples / PROJECT_FILE).is_file()
+            win.open_path(samples, labels=labels or (None if remembered else "camvid"), masks=masks)
             if win.gt_dir is None and (samples / "ground-truth").is_dir():
                 win.set_gt_dir(samples / "ground-truth")
     win.show()

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._requested_model: str | None = None
         self._closing = False
+        self._scan_done = False
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -772,6 +773,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ models
     def _models_scanned(self, models, default, error) -> None:
+        self._scan_done = True
         if error:
             self.problems.append(f"model scan: {error}")
         self._set_models(models, default)
