@@ -73,5 +73,5 @@ class ClassPanel(QTableWidget):
         rows = {i.row() for i in self.selectedItems()}
         if len(rows) == 1 and self.labelset is not None:
             r = rows.pop()
-            if r < self.labelset.num_classes:
-                self.classSelected.emit(r)
+            # the last row is "unlabelled": selecting it means the eraser
+            self.classSelected.emit(r if r < self.labelset.num_classes else self.labelset.ignore_index)

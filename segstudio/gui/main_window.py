@@ -522,6 +522,9 @@ class MainWindow(QMainWindow):
         self.class_panel.set_counts(self.current.counts if self.current and self.current.loaded else None)
 
     def set_current_class(self, index: int) -> None:
+        if self.project is not None and index == self.project.labelset.ignore_index:
+            self.set_tool(Tool.ERASER)
+            return
         if self.project is None or not 0 <= index < self.project.labelset.num_classes:
             return
         self.canvas.current_class = index
@@ -563,6 +566,9 @@ class MainWindow(QMainWindow):
             path = doc.save()
         except (OSError, SegstudioError) as e:
             msg = f"{self.project.mask_path(doc.path)}: cannot save ({getattr(e, 'strerror', None) or e})"
+            if doc.path not in self.save_failures:  # say it once per image, then in the status bar
+                self._error("Cannot save mask", msg + "\n\nThe edits are kept in memory; saving is retried "
+                            "after the next edit and when you close.")
             self.save_failures[doc.path] = msg
             self.statusBar().showMessage(msg, 10000)
             self.problems.append(msg)
@@ -652,7 +658,8 @@ class MainWindow(QMainWindow):
         self.problems.append(text)
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
         self._last_box = box
 
     # ----------------------------------------------------------- file dialogs
