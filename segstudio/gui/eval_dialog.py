@@ -183,7 +183,7 @@ class EvalDialog(QDialog):
         self.class_table.verticalHeader().setVisible(False)
         self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.class_table.horizontalHeader().setStretchLastSection(True)
+        self.class_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.worst_table = QTableWidget(0, 2)
         self.worst_table.setHorizontalHeaderLabels(["Worst images (double-click opens)", "mIoU"])
         self.worst_table.verticalHeader().setVisible(False)
