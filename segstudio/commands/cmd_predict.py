@@ -1,0 +1,140 @@
+"""`segstudio predict`: label PNGs for images with a model (name or checkpoint path).
+
+Inputs are image files or folders (their images, not recursive). One PNG per
+image, named by the image's stem, is written to --out as a palette PNG of the
+model's label set. An image that cannot be read is reported and skipped; the
+exit status is then 1, but every other image is still written.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from segstudio.core.errors import SegstudioError
+from segstudio.core.imageio import list_images
+
+
+def add_arguments(p) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files or folders of images")
+    p.add_argument("--model", required=True, help="model name (see 'segstudio models') or checkpoint path")
+    p.add_argument("--out", required=True, type=Path, help="folder for the label PNGs")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: 4 on GPU, 1 on CPU)")
+    p.add_argument("--tile-size", type=int, default=1024,
+                   help="images larger than this (px) are predicted in overlapping tiles (default 1024)")
+    p.add_argument("--tile-overlap", type=int, default=None, help="tile overlap in px (default: per architecture)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="GPU arithmetic (auto: bf16 where supported, else fp16; always fp32 on CPU)")
+    p.add_argument("--workers", type=int, default=None, help="image decoding threads (default: up to 4)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (a line per ~10% when stderr is not a terminal)."""
+
+    def __init__(self, total: int, stream=None, enabled: bool = True) -> None:
+        stream = stream if stream is not None else sys.stderr
+        self.total, self.stream, self.enabled = total, stream, enabled
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.start = time.perf_counter()
+        self._last_step = -1
+
+    def update(self, done: int) -> None:
+        if not self.enabled or not self.total:
+            return
+        frac = done / self.total
+        rate = done / max(1e-9, time.perf_counter() - self.start)
+        width = 30
+        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+        text = f"[{bar}] {done}/{self.total} images  {rate:.1f} img/s"
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if done == self.total else ""))
+        else:
+            step = int(frac * 10)
+            if step == self._last_step and done != self.total:
+                return
+            self._last_step = step
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """Image paths from files and folders, and problems with the inputs themselves."""
+    images, problems = [], []
+    for item in inputs:
+        if item.is_dir():
+            found = list_images(item)
+            if not found:
+                problems.append(f"{item}: folder contains no images")
+            images.extend(found)
+        elif item.is_file():
+            images.append(item)
+        else:
+            problems.append(f"{item}: no such file or folder")
+    seen: dict[str, Path] = {}
+    for path in images:
+        if path.stem in seen and seen[path.stem] != path:
+            raise SegstudioError(f"two inputs would write the same {path.stem}.png: {seen[path.stem]} and {path}")
+        seen[path.stem] = path
+    return list(dict.fromkeys(images)), problems
+
+
+def _check_output_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".segstudio-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise SegstudioError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
+
+
+def run(args) -> int:
+    images, problems = collect_inputs(args.inputs)
+    for msg in problems:
+        print(f"segstudio predict: {msg}", file=sys.stderr)
+    if not images:
+        raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
+    _check_output_folder(args.out)
+
+    from segstudio.core.imageio import write_label_png
+    from segstudio.nets.predictor import Predictor
+
+    def message(text: str) -> None:
+        print(f"segstudio predict: {text}", file=sys.stderr)
+
+    predictor = Predictor.from_checkpoint(
+        args.model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
+        batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=message)
+    card = predictor.card
+    if not args.quiet:
+        print(f"model {card['name']} ({card['arch']}, width {card['width']:g}, "
+              f"{predictor.labelset.num_classes} classes) on {predictor.device}; "
+              f"{len(images)} image(s) -> {args.out}", file=sys.stderr)
+    bar = ProgressBar(len(images), enabled=not args.quiet)
+    failed = len(problems)
+    written = 0
+    writes = []
+    # PNG encoding runs beside the model so that neither waits for the other.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segstudio-png") as pool:
+        for path, labels, error in predictor.predict_paths(images, batch_size=args.batch_size,
+                                                           progress=lambda i, n: bar.update(i)):
+            if error is not None:
+                failed += 1
+                print(("\n" if bar.tty and not args.quiet else "") + f"segstudio predict: skipped {error}",
+                      file=sys.stderr)
+                continue
+            target = args.out / f"{path.stem}.png"
+            writes.append((target, pool.submit(write_label_png, target, labels, predictor.labelset)))
+        for target, fut in writes:
+            try:
+                fut.result()
+                written += 1
+            except OSError as e:
+                failed += 1
+                print(f"segstudio predict: cannot write {target}: {e.strerror or e}", file=sys.stderr)
+    print(f"wrote {written} label PNG(s) to {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,111 @@
+"""`segstudio predict` and `segstudio models` run in-process on real files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segstudio.cli import main
+from segstudio.core.labels import preset
+from segstudio.nets import build_model
+from segstudio.nets.checkpoint import make_card, save_checkpoint
+from segstudio.nets.predictor import Predictor
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(tmp_path / "shipped"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def model_path(home):
+    torch.manual_seed(0)
+    model = build_model("segnet-basic", 11, width=0.125)
+    card = make_card("segnet-basic", 0.125, preset("camvid"), metrics={"mean_iou": 0.4321})
+    return save_checkpoint(home / "models" / "tiny-camvid", model, card)
+
+
+def _img(path, w, h, seed=0):
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_predict_folder_and_files_skips_a_bad_image(tmp_path, model_path, capsys):
+    src = tmp_path / "images"
+    src.mkdir()
+    _img(src / "a.png", 48, 32)
+    _img(src / "b.jpg", 48, 32, seed=1)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnope")
+    single = _img(tmp_path / "c.png", 37, 29, seed=2)
+    out = tmp_path / "out"
+    rc = main(["predict", "--model", "tiny-camvid", "--out", str(out), "--batch-size", "2",
+               str(src), str(single), str(tmp_path / "missing.png")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "broken.png" in err and "missing.png: no such file or folder" in err
+    assert "wrote 3 label PNG(s)" in err and "2 failed" in err
+    assert "3/4 images" in err or "4/4 images" in err  # the progress bar
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    predictor = Predictor.from_checkpoint(model_path, device="cpu")
+    for name, size in (("a", (48, 32)), ("b", (48, 32)), ("c", (37, 29))):
+        png = Image.open(out / f"{name}.png")
+        assert png.mode == "P" and png.size == size
+        assert bytes(png.getpalette()[:33]) == preset("camvid").palette()[:33]
+        source = next(p for p in [src / "a.png", src / "b.jpg", single] if p.stem == name)
+        expected = predictor.predict(np.asarray(Image.open(source).convert("RGB")))
+        assert np.array_equal(np.asarray(png), expected)
+
+
+def test_predict_by_path_with_tiles(tmp_path, model_path, capsys):
+    image = _img(tmp_path / "big.png", 300, 100)
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_path), "--device", "cpu", "--tile-size", "240",
+                 "--quiet", "--out", str(out), str(image)]) == 0
+    expected = Predictor.from_checkpoint(model_path, device="cpu", tile_size=240).predict(
+        np.asarray(Image.open(image)))
+    assert np.array_equal(np.asarray(Image.open(out / "big.png")), expected)
+
+
+def test_predict_errors_are_clear(tmp_path, model_path, capsys):
+    image = _img(tmp_path / "x.png", 20, 20)
+    assert main(["predict", "--model", "nope", "--out", str(tmp_path / "o"), str(image)]) == 2
+    assert "no model named 'nope'; available: tiny-camvid" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["predict", "--model", "tiny-camvid", "--out", str(blocker), str(image)]) == 2
+    assert f"cannot write to the output folder {blocker}" in capsys.readouterr().err
+    assert main(["predict", "--model", "tiny-camvid", "--out", str(tmp_path / "o"), str(tmp_path / "none")]) == 2
+    assert "no images to predict" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    _img(other / "x.jpg", 20, 20)
+    assert main(["predict", "--model", "tiny-camvid", "--out", str(tmp_path / "o"), str(image), str(other)]) == 2
+    assert "two inputs would write the same x.png" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["predict", "--model", "tiny-camvid", "--device", "cuda", "--out", str(tmp_path / "o"),
+                     str(image)]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_models_lists_and_shows_cards(home, model_path, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-camvid" in out and "segnet-basic x0.125" in out and "11 classes (camvid)" in out
+    assert "mIoU 43.2%" in out and "user" in out
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["name"] == "tiny-camvid" and listed[0]["card"]["arch"] == "segnet-basic"
+    assert main(["models", "tiny-camvid", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["card"]["metrics"]["mean_iou"] == 0.4321
+
+
+def test_models_when_there_are_none(home, capsys):
+    assert main(["models"]) == 0
+    assert "no models found" in capsys.readouterr().out
+    assert main(["models", "missing-model"]) == 2
+    assert "no model named 'missing-model'; available: none" in capsys.readouterr().err
