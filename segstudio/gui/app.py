@@ -54,5 +54,27 @@ def run_app(args) -> int:
             win.open_path(samples, labels=labels or (None if remembered else "camvid"), masks=masks)
             if win.gt_dir is None and (samples / "ground-truth").is_dir():
                 win.set_gt_dir(samples / "ground-truth")
+    _close_on_terminate(app)
     win.show()
     return app.exec()
+
+
+def _close_on_terminate(app) -> None:
+    """SIGTERM / SIGINT close the windows normally, so unsaved edits are saved first."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handler(signum, frame):
+        app.closeAllWindows()
+        app.quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or unsupported here
+            return
+    # Python runs signal handlers only between bytecodes: wake it up now and then.
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(300)

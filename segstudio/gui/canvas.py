@@ -352,8 +352,11 @@ class Canvas(QWidget):
             self.update()
 
     def is_busy(self) -> bool:
-        """True while a stroke or polygon is in progress (autosave waits)."""
-        return self._stroke is not None or bool(self._polygon)
+        """True while a stroke is half-painted into the label map (autosave waits).
+
+        A polygon in progress has not touched the map yet, so it does not count.
+        """
+        return self._stroke is not None
 
     def _value(self) -> int:
         if self.tool == Tool.ERASER:

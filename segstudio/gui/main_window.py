@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+    QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QLabel,
     QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QSpinBox, QStyle, QToolBar,
     QVBoxLayout, QWidget,
 )
@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._set_models([], None)
         self.resize(1280, 820)
+        self.resizeDocks([self.images_dock, self.classes_dock], [210, 250], Qt.Orientation.Horizontal)
         geo = self.settings.value("window/geometry")
         if geo is not None:
             self.restoreGeometry(geo)
@@ -129,14 +130,14 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.class_panel)
-        prot = QHBoxLayout()
+        prot = QVBoxLayout()
         self.protect_box = QCheckBox("Protect other classes")
         self.protect_box.setToolTip("Brush, polygon and fill only change unlabelled pixels (and the class chosen here)")
         self.protect_combo = QComboBox()
         self.protect_box.toggled.connect(self._update_protect)
         self.protect_combo.currentIndexChanged.connect(self._update_protect)
         prot.addWidget(self.protect_box)
-        prot.addWidget(self.protect_combo, 1)
+        prot.addWidget(self.protect_combo)
         lay.addLayout(prot)
         dock = QDockWidget("Classes", self)
         dock.setObjectName("classes-dock")
@@ -373,9 +374,9 @@ class MainWindow(QMainWindow):
         self.class_panel.set_labelset(ls)
         self.protect_combo.blockSignals(True)
         self.protect_combo.clear()
-        self.protect_combo.addItem("unlabelled only", None)
+        self.protect_combo.addItem("paint over unlabelled only", None)
         for i, n in enumerate(ls.names):
-            self.protect_combo.addItem(f"unlabelled + {n}", i)
+            self.protect_combo.addItem(f"paint over unlabelled and {n}", i)
         self.protect_combo.blockSignals(False)
         self.set_current_class(0)
         self.file_list.set_images(project.images, {p: project.state(p) for p in project.images})
