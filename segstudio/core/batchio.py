@@ -75,7 +75,7 @@ def pair_images_masks(images_dir: str | Path, masks_dir: str | Path) -> Pairing:
     pairs = [MaskPair(s, images[s], masks[s]) for s in sorted(images) if s in masks]
     return Pairing(pairs=pairs,
                    unannotated=sorted(set(images) - set(masks)),
-                   orphan_masks=sorted(set(masks) - set(images) - ({masks_dir.name} if images_dir == masks_dir else set())))
+                   orphan_masks=sorted(set(masks) - set(images)))
 
 
 def _png_has_exif(path: Path) -> bool | None:

@@ -25,35 +25,40 @@ class BatchWorker(QObject):
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, fn: Callable[..., object]):
+    def __init__(self, fn: Callable[..., object], active: threading.Event | None = None):
         super().__init__()
         self.fn = fn
         self.cancel_event = threading.Event()
+        self.active = active or threading.Event()
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     @Slot()
     def run(self) -> None:
+        outcome: tuple = ("cancelled",)
         try:
             result = self.fn(progress=lambda i, n: self.progress.emit(int(i), int(n)),
                              cancelled=self.cancel_event.is_set)
         except Cancelled:
-            self.cancelled.emit()
+            pass
         except SegstudioError as e:
-            self.failed.emit(str(e), e)
+            outcome = ("failed", str(e), e)
         except Exception as e:  # a bug or an OS error: show it rather than lose it
-            if self.cancel_event.is_set() and type(e).__name__ == "Cancelled":
-                self.cancelled.emit()
-            else:
-                self.failed.emit(f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}", e)
+            if not (self.cancel_event.is_set() and type(e).__name__ == "Cancelled"):
+                outcome = ("failed", f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}", e)
         else:
-            if self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.succeeded.emit(result)
-        finally:
-            self.finished.emit()
+            if not self.cancel_event.is_set():
+                outcome = ("succeeded", result)
+        # no longer running as far as the GUI is concerned, before it hears the outcome
+        self.active.clear()
+        if outcome[0] == "succeeded":
+            self.succeeded.emit(outcome[1])
+        elif outcome[0] == "failed":
+            self.failed.emit(outcome[1], outcome[2])
+        else:
+            self.cancelled.emit()
+        self.finished.emit()
 
 
 class BatchRunner(QObject):
@@ -63,15 +68,20 @@ class BatchRunner(QObject):
         super().__init__(parent)
         self.thread: QThread | None = None
         self.worker: BatchWorker | None = None
+        self._active = threading.Event()
 
     def running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        """True until the job's function has returned (the thread may still be winding down)."""
+        return self._active.is_set()
 
     def start(self, fn: Callable[..., object]) -> BatchWorker:
         if self.running():
             raise RuntimeError("a batch job is already running")
+        if self.thread is not None:
+            self.thread.wait(5000)  # the previous job has returned; let its thread finish
         thread = QThread(self)
-        worker = BatchWorker(fn)
+        self._active.set()
+        worker = BatchWorker(fn, self._active)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)

@@ -237,7 +237,7 @@ class EvalDialog(QDialog):
             self.gt_edit.setText(path)
 
     def start(self) -> None:
-        if self.runner.running():
+        if self.state == "running" or self.runner.running():
             return
         gt = self.gt_edit.text().strip()
         if not gt:

@@ -112,7 +112,7 @@ class ExportDialog(QDialog):
             progress=progress, cancelled=cancelled, **common)
 
     def start(self) -> None:
-        if self.runner.running():
+        if self.state == "running" or self.runner.running():
             return
         if not self.out_edit.text().strip():
             self.summary_view.setPlainText("Choose where to write the export.")
@@ -156,7 +156,7 @@ class ExportDialog(QDialog):
         self._finish("cancelled", "Export cancelled; nothing was written.")
 
     def _cancel_or_close(self) -> None:
-        if self.runner.running():
+        if self.state == "running":
             self.cancel_button.setEnabled(False)
             self.cancel_button.setText("Cancelling…")
             self.runner.cancel()

@@ -119,7 +119,7 @@ class ImportDialog(QDialog):
             self.src_edit.setText(path)
 
     def start(self) -> None:
-        if self.runner.running():
+        if self.state == "running" or self.runner.running():
             return
         src = self.src_edit.text().strip()
         if not src:
@@ -176,7 +176,7 @@ class ImportDialog(QDialog):
         self._finish("cancelled", "Import cancelled; no mask was changed.")
 
     def _cancel_or_close(self) -> None:
-        if self.runner.running():
+        if self.state == "running":
             self.cancel_button.setEnabled(False)
             self.cancel_button.setText("Cancelling…")
             self.runner.cancel()
