@@ -76,9 +76,13 @@ class VocExportSummary:
         out = [f"{self.images} image(s) exported to {self.out_dir} "
                f"(train {self.train}, val {self.val})",
                f"{self.copied_jpegs} JPEG(s) copied byte for byte, {len(self.converted)} image(s) re-encoded as JPEG"]
-        out += [f"  re-encoded {c}" for c in self.converted[:20]]
-        if len(self.converted) > 20:
-            out.append(f"  ... and {len(self.converted) - 20} more")
+        reasons: dict[str, list[str]] = {}
+        for c in self.converted:
+            name, why = c.split(": ", 1)
+            reasons.setdefault(why, []).append(name)
+        for why, names in sorted(reasons.items()):
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            out.append(f"  {len(names)} re-encoded ({why}): {shown}")
         if self.unannotated:
             out.append(f"{len(self.unannotated)} image(s) without a mask were not exported: "
                        + ", ".join(self.unannotated[:10]) + (" ..." if len(self.unannotated) > 10 else ""))
