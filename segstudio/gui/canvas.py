@@ -276,7 +276,11 @@ class Canvas(QWidget):
             p.scale(s, s)
             p.setClipRect(QRectF(0, 0, w, h), Qt.ClipOperation.IntersectClip)
             src = QRectF(ix0, iy0, ix1 - ix0, iy1 - iy0)
+            # Zoomed out, bilinear sampling keeps photographs readable; zoomed in,
+            # nearest neighbour keeps pixels sharp-edged. The overlay is always nearest.
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
             p.drawImage(src, self._qimage, src)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             self._paint_overlay(p, ix0, iy0, ix1, iy1)
             p.restore()
         self._paint_tool_feedback(p)

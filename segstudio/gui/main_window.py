@@ -173,6 +173,10 @@ class MainWindow(QMainWindow):
         if tip:
             a.setToolTip(tip)
             a.setStatusTip(tip)
+        if shortcut is not None and not isinstance(shortcut, (list, tuple)):
+            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            if keys:
+                a.setToolTip(f"{tip or text.replace('&', '').rstrip('…')} ({keys})")
         if icon is not None:
             a.setIcon(self.style().standardIcon(icon))
         if slot is not None:
@@ -358,12 +362,14 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, labels: str | LabelSet | None = None,
                   masks: str | Path | None = None) -> bool:
         """Open a folder or an image file; returns False (with a message) on failure."""
-        if not self._leave_current():
-            pass  # a failed save is reported; its data stays in memory
         try:
             project = Project.open(path, labels=labels, masks=masks)
         except SegstudioError as e:
             self._error("Cannot open", str(e))
+            return False
+        if not self.save_all():
+            self._error("Unsaved masks", "Some masks of the current folder could not be saved; "
+                        "fix the problem (see the status bar) before opening another folder.")
             return False
         self._close_project()
         self.project = project

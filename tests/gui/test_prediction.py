@@ -174,3 +174,28 @@ def test_bad_checkpoint_is_reported_and_app_keeps_running(make_window, image_fol
     assert win.run is None
     assert "bad.safetensors" in (win.last_error or "")
     assert win.canvas.has_image()
+
+
+def test_model_menu_lists_found_models_and_selects_default(tmp_path, tiny_model, monkeypatch, studio_settings,
+                                                            qtbot):
+    import shutil
+
+    from segstudio.gui.main_window import MainWindow
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_model.with_suffix(suffix), shipped / ("segnet-basic-camvid" + suffix))
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(shipped))
+    monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
+    win = MainWindow(settings=studio_settings, scan_models=False)
+    qtbot.addWidget(win)
+    assert not win.act_predict.isEnabled() and "No model" in win.act_predict.toolTip()
+    with qtbot.waitSignal(win.modelsReady, timeout=30000):
+        win._scan.start()
+    assert win.model_path == shipped / "segnet-basic-camvid.safetensors"
+    names = [a.text() for a in win.model_menu.actions()]
+    assert "segnet-basic-camvid" in names and "Load Checkpoint…" in names
+    checked = [a.text() for a in win.model_menu.actions() if a.isCheckable() and a.isChecked()]
+    assert checked == ["segnet-basic-camvid"]
+    assert win.act_predict.isEnabled()

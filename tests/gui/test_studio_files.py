@@ -115,3 +115,14 @@ def test_failed_save_keeps_marker_and_close_asks(make_window, image_folder, qtbo
     assert not win.isVisible()
     assert (read_label_png(masks / "im0.png") == 0).sum() > 100  # class 0 painted, saved at close
     assert len(asked) == 1
+
+
+def test_opening_a_missing_folder_keeps_the_current_one_editable(make_window, image_folder, tmp_path, qtbot):
+    win = make_window(image_folder)
+    _paint(qtbot, win.canvas, 5, 5, 30, 30)
+    assert not win.open_path(tmp_path / "nope")
+    assert "nope" in win.last_error
+    _paint(qtbot, win.canvas, 5, 40, 30, 40)  # still works on the same image
+    assert win.current.stack.count() == 2
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.current.stack.index() == 1
