@@ -129,3 +129,30 @@ def test_model_predictions_are_scored(qtbot, folders, tmp_path):
     assert dlg.report["confusion_matrix"] == cm.confusion.tolist()
     assert dlg.headline["images"].text() == "2"
     assert "3 ground-truth file(s) have no mask / prediction" in dlg.status_label.text()
+
+
+def test_opened_from_the_main_window(make_window, qtbot, tmp_path):
+    from segstudio.core.labels import preset
+
+    camvid = preset("camvid")
+    images, gt = tmp_path / "images", tmp_path / "gt"
+    (images / "SegmentationClass").mkdir(parents=True)
+    gt.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((24, 32, 3), 60 * i, np.uint8)).save(images / f"im{i}.png")
+        g = np.full((24, 32), 3, np.uint8)
+        g[:, :10] = 0
+        m = g.copy()
+        m[:, 10:10 + 6 * i] = 8  # im2 disagrees most
+        write_label_png(gt / f"im{i}.png", g, camvid)
+        write_label_png(images / "SegmentationClass" / f"im{i}.png", m, camvid)
+    win = make_window(images)
+    win.gt_dir = gt
+    win.open_eval()
+    dlg = win._dialogs[-1]
+    assert isinstance(dlg, EvalDialog) and dlg.gt_edit.text() == str(gt)
+    _run(qtbot, dlg)
+    assert dlg.worst_table.item(0, 0).text() == "im2"
+    dlg._open_worst(0, 0)  # what a double-click does (the click itself is tested above)
+    qtbot.waitUntil(lambda: win.current is not None and win.current.path.stem == "im2", timeout=5000)
+    dlg.close()
