@@ -27,7 +27,8 @@ Export (`export_coco`)
     or the locally re-rasterised one (polygon) before it is renamed into place.
 
 Import (`import_coco`)
-    Polygons, uncompressed and compressed RLE. Overlap rule: annotations are
+    Polygons, uncompressed and compressed RLE; crowd annotations (iscrowd 1)
+    are painted like the others. Overlap rule: annotations are
     painted in the order they appear in the file, so where two overlap the
     LATER one wins (as labelme's own converter does for shapes). Pixels no
     annotation covers become unlabelled (the label set's ignore index) unless
@@ -414,8 +415,9 @@ def import_coco(json_file: str | Path, images_dir: str | Path, labelset: LabelSe
                 continue
             try:
                 m = decode_segmentation(a.get("segmentation"), h, w)
-            except (ValueError, TypeError, KeyError) as e:
-                raise SegstudioError(f"{json_file}: annotation {a.get('id')} of {im['file_name']}: {e}") from None
+            except Exception as e:  # pycocotools raises plain Exceptions on malformed input
+                raise SegstudioError(f"{json_file}: annotation {a.get('id')} of {im['file_name']}: "
+                                     f"bad segmentation ({e})") from None
             labels[m] = idx
         results.append((stem, labels))
         report(progress, i + 1, n)

@@ -217,3 +217,13 @@ def test_not_a_coco_file(tmp_path):
     (tmp_path / "c.json").write_text("[]")
     with pytest.raises(SegstudioError, match="not a COCO file"):
         import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+
+
+def test_malformed_segmentation_names_the_annotation(tmp_path):
+    _write_image(tmp_path / "images", "a.png")
+    doc = _coco_doc()
+    doc["annotations"][1]["segmentation"] = {"size": [5, 5], "counts": "abc"}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    with pytest.raises(SegstudioError, match="c.json: annotation 2 of a.png: bad segmentation"):
+        import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
