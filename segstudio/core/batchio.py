@@ -78,49 +78,9 @@ def pair_images_masks(images_dir: str | Path, masks_dir: str | Path) -> Pairing:
                    orphan_masks=sorted(set(masks) - set(images)))
 
 
-def _png_has_exif(path: Path) -> bool | None:
-    """Whether a PNG has an eXIf chunk, by walking chunk headers (no decompression).
-
-    None if the file is not a well-formed PNG.
-    """
-    try:
-        with open(path, "rb") as f:
-            if f.read(8) != b"\x89PNG\r\n\x1a\n":
-                return None
-            while True:
-                head = f.read(8)
-                if len(head) < 8:
-                    return None
-                length = int.from_bytes(head[:4], "big")
-                kind = head[4:8]
-                if kind == b"eXIf":
-                    return True
-                if kind == b"IEND":
-                    return False
-                f.seek(length + 4, 1)
-    except OSError:
-        return None
-
-
-def oriented_size(path: str | Path) -> tuple[int, int]:
-    """`imageio.image_size`, without decoding PNGs that carry no EXIF.
-
-    Pillow's `getexif()` on a PNG decodes the whole image to look for an eXIf
-    chunk after the pixel data; walking the chunk headers answers the same
-    question in microseconds.
-    """
-    path = Path(path)
-    if path.suffix.lower() == ".png" and _png_has_exif(path) is False:
-        from PIL import Image
-
-        with Image.open(path) as img:
-            return img.size
-    return image_size(path)
-
-
 def read_mask_for(pair: MaskPair, labelset: LabelSet) -> np.ndarray:
     """The pair's label map, checked against its image size and the label set's values."""
-    size = oriented_size(pair.image)
+    size = image_size(pair.image)
     labels = read_label_png(pair.mask, expected_size=size, image_path=pair.image)
     check_values(labels, labelset, pair.mask)
     return labels

@@ -152,12 +152,38 @@ def load_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _png_has_exif(path: Path) -> bool | None:
+    """Whether a PNG has an eXIf chunk, by walking chunk headers (no decompression).
+
+    Pillow's getexif() on a PNG decodes the whole image to look for an eXIf chunk
+    after the pixel data. None if the file is not a well-formed PNG.
+    """
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return None
+                kind = head[4:8]
+                if kind == b"eXIf":
+                    return True
+                if kind == b"IEND":
+                    return False
+                f.seek(int.from_bytes(head[:4], "big") + 4, 1)
+    except OSError:
+        return None
+
+
 def image_size(path: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
     """(width, height) of an image in its EXIF-oriented frame, without decoding pixels."""
     path = Path(path)
     img = _open(path, max_pixels or DEFAULT_MAX_PIXELS)
     with img:
         w, h = img.size
+        if img.format == "PNG" and _png_has_exif(path) is False:
+            return w, h
         try:
             orientation = img.getexif().get(0x0112, 1)
         except Exception:

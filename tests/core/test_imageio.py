@@ -175,3 +175,15 @@ def test_atomic_open_exception_midway(tmp_path):
             raise RuntimeError("crash")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["notes.json"]
+
+
+def test_image_size_of_png_with_and_without_exif(tmp_path):
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (30, 10)).save(plain)
+    assert image_size(plain) == (30, 10)
+    rotated = tmp_path / "rotated.png"
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.new("RGB", (30, 10)).save(rotated, exif=exif)
+    assert image_size(rotated) == (10, 30)
+    assert load_image(rotated).shape == (30, 10, 3)
