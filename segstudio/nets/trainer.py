@@ -410,9 +410,11 @@ class Trainer:
     # --- the run ---------------------------------------------------------------------
     def run(self) -> TrainResult:
         self.ctx = train_dist.setup(self.cfg.device)
+        threads = torch.get_num_threads()
         try:
             return self._run()
         finally:
+            torch.set_num_threads(threads)  # the caller's process (GUI, tests) keeps its setting
             self.ctx.close()
 
     def _run(self) -> TrainResult:
