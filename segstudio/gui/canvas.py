@@ -85,7 +85,7 @@ class Canvas(QWidget):
         self.gt: np.ndarray | None = None
         self.labelset: LabelSet | None = None
         self._table: list[int] = []
-        self._gt_table: list[int] = []
+        self._outline_table: list[int] = []
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.tool = Tool.BRUSH
@@ -188,7 +188,8 @@ class Canvas(QWidget):
     def _rebuild_tables(self) -> None:
         if self.labelset is not None:
             self._table = color_table(self.labelset, self.opacity)
-            self._gt_table = self._table
+            # Thin outlines need more opacity than filled areas to stay visible.
+            self._outline_table = color_table(self.labelset, min(1.0, max(self.opacity * 2, 0.3)))
 
     # --- view transform ------------------------------------------------------
     def to_image(self, pos: QPointF) -> tuple[float, float]:
@@ -307,7 +308,7 @@ class Canvas(QWidget):
         if self.overlay_visible:
             arr = self._sampled(shown, x0, y0, ix1, iy1, st, ig if self.outline_mode else None)
             keep.append(arr)
-            img = indexed_image(arr, self._table)
+            img = indexed_image(arr, self._outline_table if self.outline_mode else self._table)
             p.drawImage(QRectF(x0, y0, arr.shape[1] * st, arr.shape[0] * st), img)
         if self.show_disagreement and self.gt is not None:
             g = self.gt[y0:iy1:st, x0:ix1:st]
