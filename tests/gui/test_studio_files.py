@@ -126,3 +126,19 @@ def test_opening_a_missing_folder_keeps_the_current_one_editable(make_window, im
     assert win.current.stack.count() == 2
     qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert win.current.stack.index() == 1
+
+
+def test_recent_folders_menu_reopens(make_window, image_folder, tmp_path, qtbot):
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.new("RGB", (20, 10)).save(other / "x.png")
+    win = make_window(image_folder)
+    assert win.open_path(other)
+    entries = [a.text() for a in win.recent_menu.actions()]
+    assert entries == [str(other.resolve()), str(image_folder.resolve())]
+    win.recent_menu.actions()[1].trigger()
+    assert win.project.images_dir == image_folder.resolve()
+    assert win.current.path.name == "im0.png"
+    # a new window sees the same recent list (settings persist)
+    win2 = make_window()
+    assert [a.text() for a in win2.recent_menu.actions()][0] == str(image_folder.resolve())
