@@ -199,3 +199,17 @@ def test_model_menu_lists_found_models_and_selects_default(tmp_path, tiny_model,
     checked = [a.text() for a in win.model_menu.actions() if a.isCheckable() and a.isChecked()]
     assert checked == ["segnet-basic-camvid"]
     assert win.act_predict.isEnabled()
+
+
+def test_requested_model_path_is_selected_after_scan(tmp_path, tiny_model, monkeypatch, studio_settings, qtbot):
+    from segstudio.gui.main_window import MainWindow
+
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(tmp_path / "none"))
+    monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
+    win = MainWindow(settings=studio_settings, scan_models=False)
+    qtbot.addWidget(win)
+    win._requested_model = str(tiny_model)  # what `segstudio --model PATH` does
+    with qtbot.waitSignal(win.modelsReady, timeout=30000):
+        win._scan.start()
+    assert win.model_path == tiny_model
+    assert win.act_predict.isEnabled()
