@@ -1,0 +1,338 @@
+"""Model → Train on my annotations…: train or fine-tune a network on the folder's masks.
+
+The dialog picks the architecture, width, starting point (from scratch or an
+existing model, whose layers are partially loaded for the folder's label set),
+epochs, image scale and a validation share, then runs
+`segstudio.nets.trainer.Trainer` on a worker QThread. The worker never touches
+widgets: it forwards the trainer's `Progress` records (plain data) through a
+queued signal; the dialog updates a live loss / validation-mIoU chart, the ETA
+and a progress bar. Cancel stops the trainer between two steps. When the run
+finishes, the best checkpoint is copied into the user's models folder and
+`on_model_ready(path)` puts it in the Model menu, ready to predict.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from segstudio import paths
+from segstudio.core.errors import SegstudioError
+from segstudio.core.labels import LabelSet
+
+from .charts import LineChart
+
+ARCH_CHOICES = (("segnet-basic", "SegNet-Basic (small, fast)"), ("segnet", "SegNet (VGG16-BN encoder)"),
+                ("fcn8s", "FCN-8s (VGG16)"), ("fcn16s", "FCN-16s"), ("fcn32s", "FCN-32s"))
+SCALES = ((1.0, "full size"), (0.5, "1/2"), (0.25, "1/4"))
+
+
+def _fmt_eta(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "–"
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def install_model(checkpoint: Path, name: str) -> Path:
+    """Copy a checkpoint's weights + card into the user's models folder under `name`; returns the weights path."""
+    from segstudio.nets.checkpoint import card_path
+
+    dest_dir = paths.user_models_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / f"{name}.safetensors"
+    for src, dst in ((checkpoint, dest), (card_path(checkpoint), card_path(dest))):
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dest_dir)
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return dest
+
+
+class TrainWorker(QObject):
+    """Runs one training job on a QThread; start with `thread.started.connect(worker.run)`."""
+
+    progress = Signal(object)        # segstudio.nets.trainer.Progress
+    succeeded = Signal(object)       # (TrainResult, installed model path or None)
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, config, model_name: str, cancel: threading.Event):
+        super().__init__()
+        self.config = config
+        self.model_name = model_name
+        self.cancel = cancel
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from segstudio.nets.trainer import Trainer
+
+            result = Trainer(self.config, progress=self.progress.emit, cancel=self.cancel).run()
+            installed = None
+            if result.stopped != "cancelled" and result.best_path is not None:
+                installed = install_model(result.best_path, self.model_name)
+            self.succeeded.emit((result, installed))
+        except SegstudioError as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # a bug or an OS error: show it rather than lose it
+            self.failed.emit(f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}")
+        finally:
+            self.finished.emit()
+
+
+class TrainDialog(QDialog):
+    """Non-modal: the studio stays usable while the model trains."""
+
+    def __init__(self, parent: QWidget | None, images_dir: Path, masks_dir: Path, labelset: LabelSet,
+                 on_model_ready: Callable[[Path], None]):
+        super().__init__(parent)
+        self.setWindowTitle("Train on my annotations")
+        self.images_dir, self.masks_dir = Path(images_dir), Path(masks_dir)
+        self.labelset = labelset
+        self.on_model_ready = on_model_ready
+        self.thread: QThread | None = None
+        self.worker: TrainWorker | None = None
+        self._running = False
+        self.cancel_event = threading.Event()
+        self.result = None
+        self.model_path: Path | None = None
+        self.losses: tuple[list[float], list[float]] = ([], [])
+        self.val_miou: tuple[list[float], list[float]] = ([], [])
+        self._build()
+
+    # --- layout -------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.arch = QComboBox()
+        for key, text in ARCH_CHOICES:
+            self.arch.addItem(text, key)
+        self.width_spin = QDoubleSpinBox()
+        self.width_spin.setRange(0.0625, 1.0)
+        self.width_spin.setSingleStep(0.125)
+        self.width_spin.setDecimals(3)
+        self.width_spin.setValue(0.5)
+        self.width_spin.setToolTip("Channel width multiplier: smaller trains faster on a CPU")
+        self.start_from = QComboBox()
+        self.start_from.addItem("From scratch", None)
+        self._add_models()
+        self.start_from.currentIndexChanged.connect(self._start_changed)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10000)
+        self.epochs.setValue(20)
+        self.scale = QComboBox()
+        for v, text in SCALES:
+            self.scale.addItem(text, v)
+        self.scale.setCurrentIndex(1)
+        self.val_share = QSpinBox()
+        self.val_share.setRange(0, 50)
+        self.val_share.setSuffix(" %")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 64)
+        self.batch.setValue(4)
+        self.lr = QLineEdit("0.001")
+        self.lr.setToolTip("AdamW learning rate (1e-3 from scratch, 1e-4 to fine-tune)")
+        self.name = QLineEdit(self._default_name())
+        form.addRow("Architecture", self.arch)
+        form.addRow("Width", self.width_spin)
+        form.addRow("Start", self.start_from)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Image scale", self.scale)
+        form.addRow("Validation share", self.val_share)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Model name", self.name)
+
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.chart = LineChart(self, title="Training", x_label="epoch", y_label="loss", y2_label="val mIoU")
+        self.chart.setMinimumSize(420, 220)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.start_button, self.cancel_button, self.close_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.data_label)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self._count_annotated()
+
+    def _add_models(self) -> None:
+        try:
+            from segstudio.nets.checkpoint import find_models
+            models = find_models()
+        except Exception:  # a broken models folder must not stop training from scratch
+            models = []
+        for info in models:
+            self.start_from.addItem(f"From model: {info.name}", str(info.path))
+
+    def _start_changed(self) -> None:
+        fine_tune = self.start_from.currentData() is not None
+        self.arch.setEnabled(not fine_tune)
+        self.width_spin.setEnabled(not fine_tune)
+        self.lr.setText("0.0001" if fine_tune else "0.001")
+
+    def _default_name(self) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.images_dir.name).strip("-") or "images"
+        return f"{base}-{self.labelset.name or 'custom'}"
+
+    def _count_annotated(self) -> int:
+        from segstudio.nets.data import DataError, pair_folder
+
+        try:
+            n = len(pair_folder(self.images_dir, self.masks_dir)) if self.masks_dir.is_dir() else 0
+        except DataError as e:
+            self.data_label.setText(str(e))
+            self.start_button.setEnabled(False)
+            return 0
+        self.data_label.setText(f"{n} annotated image(s) in {self.masks_dir}"
+                                + ("" if n else ": draw or predict and correct some masks first"))
+        self.start_button.setEnabled(n > 0)
+        if n >= 5 and self.val_share.value() == 0:
+            self.val_share.setValue(20)
+        return n
+
+    # --- running ---------------------------------------------------------------------
+    def running(self) -> bool:
+        """True from Start until the worker thread has finished and the dialog has caught up."""
+        return self._running
+
+    def make_config(self):
+        from segstudio.nets.train_config import TrainConfig
+
+        try:
+            lr = float(self.lr.text())
+        except ValueError:
+            raise SegstudioError(f"learning rate must be a number, got {self.lr.text()!r}") from None
+        name = self.name.text().strip()
+        if not name or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise SegstudioError("model name: use letters, digits, '-', '_' or '.'")
+        init = self.start_from.currentData()
+        scale = self.scale.currentData()
+        out = paths.user_data_dir() / "training" / name
+        return TrainConfig(
+            arch=None if init else self.arch.currentData(),
+            width=None if init else self.width_spin.value(),
+            init=init, name=name, images=str(self.images_dir), masks=str(self.masks_dir),
+            val_fraction=self.val_share.value() / 100, labels=self.labelset.to_dict(),
+            scale=None if scale == 1.0 else scale, hflip=True, epochs=self.epochs.value(),
+            batch_size=self.batch.value(), optimizer="adamw", lr=lr, weight_decay=1e-4,
+            lr_schedule="poly", out=str(out), workers=0).validate()
+
+    def start(self) -> None:
+        if self.running():
+            return
+        try:
+            cfg = self.make_config()
+        except SegstudioError as e:
+            self.status.setText(f"Cannot start: {e}")
+            return
+        self.cancel_event = threading.Event()
+        self.result, self.model_path = None, None
+        self.losses, self.val_miou = ([], []), ([], [])
+        self.chart.clear()
+        self.bar.setRange(0, cfg.epochs)
+        self.bar.setValue(0)
+        self.status.setText("Starting…")
+        self._set_running(True)
+        thread = QThread(self)
+        worker = TrainWorker(cfg, cfg.name, self.cancel_event)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._on_progress)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(thread.quit)
+        thread.finished.connect(lambda: self._set_running(False))
+        self.thread, self.worker = thread, worker
+        thread.start()
+
+    def cancel(self) -> None:
+        if self.running():
+            self.cancel_event.set()
+            self.status.setText("Cancelling after this step…")
+            self.cancel_button.setEnabled(False)
+
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        for w in (self.arch, self.width_spin, self.start_from, self.epochs, self.scale, self.val_share,
+                  self.batch, self.lr, self.name, self.start_button):
+            w.setEnabled(not running)
+        if not running:
+            self._start_changed()
+        self.cancel_button.setEnabled(running)
+
+    # --- progress (GUI thread) ---------------------------------------------------
+    @Slot(object)
+    def _on_progress(self, p) -> None:
+        if p.kind == "status":
+            self.status.setText(p.message)
+        elif p.kind == "step":
+            frac = (p.epoch - 1) + p.step / max(1, p.steps)
+            self.bar.setRange(0, 1000 * p.epochs)
+            self.bar.setValue(int(1000 * frac))
+            self.losses[0].append(frac)
+            self.losses[1].append(p.loss)
+            self.chart.set_series("loss", *self.losses, axis="left")
+            self.status.setText(f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps} · loss {p.loss:.4f} · "
+                                f"lr {p.lr:.2e} · {p.images_per_s:.1f} img/s · ETA {_fmt_eta(p.eta_s)}")
+        elif p.kind == "epoch" and p.val and p.val.get("mean_iou") is not None:
+            self.val_miou[0].append(float(p.epoch))
+            self.val_miou[1].append(p.val["mean_iou"])
+            self.chart.set_series("val mIoU", *self.val_miou, axis="right")
+
+    @Slot(object)
+    def _on_succeeded(self, outcome) -> None:
+        self.result, self.model_path = outcome
+        r = self.result
+        if r.stopped == "cancelled":
+            self.status.setText(f"Cancelled after {r.epochs_done} epoch(s); the last weights are in "
+                                f"{r.last_path.parent}")
+            return
+        m = r.best_metrics or r.last_metrics
+        figures = f" · val mIoU {100 * m['mean_iou']:.1f} %" if m and m.get("mean_iou") is not None else ""
+        self.bar.setValue(self.bar.maximum())
+        self.status.setText(f"Done ({r.stopped}, {r.epochs_done} epoch(s)){figures}. "
+                            f"Model {self.model_path.stem} added to the Model menu.")
+        if self.model_path is not None:
+            self.on_model_ready(self.model_path)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(f"Training failed: {message}")
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.thread is not None and self.thread.isRunning():
+            self.cancel_event.set()
+            self.thread.wait(60000)
+        super().closeEvent(event)

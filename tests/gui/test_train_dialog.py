@@ -1,0 +1,102 @@
+"""The training dialog: a one-epoch job on a worker thread, live chart, new model, Cancel."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+
+from segstudio import paths
+from segstudio.nets.checkpoint import load_checkpoint
+from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return write_shapes_dataset(tmp_path / "data", n_train=6, n_val=0, size=(32, 24))
+
+
+def make_dialog(qtbot, folder, ready):
+    from segstudio.gui.train_dialog import TrainDialog
+
+    dlg = TrainDialog(None, folder / "images", folder / "masks", SHAPES_LABELSET, ready.append)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.arch.setCurrentIndex(dlg.arch.findData("segnet-basic"))
+    dlg.width_spin.setValue(0.125)
+    dlg.scale.setCurrentIndex(dlg.scale.findData(1.0))
+    dlg.batch.setValue(2)
+    return dlg
+
+
+def test_one_epoch_job_runs_on_a_worker_plots_and_adds_the_model(qtbot, folder):
+    ready = []
+    dlg = make_dialog(qtbot, folder, ready)
+    assert "6 annotated image(s)" in dlg.data_label.text()
+    assert dlg.val_share.value() == 20  # a validation share is proposed for 5+ images
+    dlg.epochs.setValue(1)
+    dlg.name.setText("my-shapes")
+    ticks = []
+    timer = QTimer(dlg)
+    timer.timeout.connect(lambda: ticks.append(dlg.running()))
+    timer.start(5)
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert dlg.running() and not dlg.start_button.isEnabled() and dlg.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    timer.stop()
+    assert any(ticks), "the GUI thread's timer never fired while training ran"
+    # live plot: loss per step, validation mIoU per epoch
+    xs, ys = dlg.chart.series("loss")
+    assert len(xs) == 3 and all(y > 0 for y in ys)  # 5 training images, batch 2
+    assert len(dlg.chart.series("val mIoU")[0]) == 1
+    assert dlg.result.stopped == "finished" and dlg.result.epochs_done == 1
+    # the new model is in the user's models folder and handed to the main window
+    expected = paths.user_models_dir() / "my-shapes.safetensors"
+    assert ready == [expected]
+    model, card = load_checkpoint(expected)
+    assert card["name"] == "my-shapes" and card["labelset"]["name"] == "shapes"
+    assert "my-shapes" in dlg.status.text()
+    assert dlg.start_button.isEnabled() and not dlg.cancel_button.isEnabled()
+    # it is offered as a starting point next time
+    from segstudio.gui.train_dialog import TrainDialog
+
+    again = TrainDialog(None, folder / "images", folder / "masks", SHAPES_LABELSET, ready.append)
+    qtbot.addWidget(again)
+    assert any(again.start_from.itemData(i) == str(expected) for i in range(again.start_from.count()))
+
+
+def test_cancel_stops_the_worker_cleanly(qtbot, folder):
+    ready = []
+    dlg = make_dialog(qtbot, folder, ready)
+    dlg.epochs.setValue(1000)
+    dlg.name.setText("cancelled-run")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dlg.losses[0]) >= 2, timeout=60000)
+    qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    assert dlg.result is not None and dlg.result.stopped == "cancelled"
+    assert dlg.result.epochs_done < 1000
+    assert ready == [] and not (paths.user_models_dir() / "cancelled-run.safetensors").exists()
+    assert "Cancelled" in dlg.status.text()
+    load_checkpoint(dlg.result.last_path)  # the partial run left a usable checkpoint
+    assert dlg.start_button.isEnabled()
+
+
+def test_bad_settings_are_reported_without_starting(qtbot, folder):
+    dlg = make_dialog(qtbot, folder, [])
+    dlg.lr.setText("fast")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert not dlg.running() and "learning rate must be a number" in dlg.status.text()
+    dlg.lr.setText("0.001")
+    dlg.name.setText("bad name/")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert not dlg.running() and "model name" in dlg.status.text()
+
+
+def test_a_folder_without_masks_cannot_start(qtbot, tmp_path):
+    from segstudio.gui.train_dialog import TrainDialog
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    dlg = TrainDialog(None, tmp_path / "images", tmp_path / "masks", SHAPES_LABELSET, lambda p: None)
+    qtbot.addWidget(dlg)
+    assert "0 annotated image(s)" in dlg.data_label.text() and not dlg.start_button.isEnabled()
