@@ -497,6 +497,13 @@ class Trainer:
         stopped = "finished"
         epoch = start_epoch
         best_state = None
+        if self.resume_path is not None and self.split.val and self.ckpt_path("best").is_file():
+            from .checkpoint import read_card
+            from .safeload import load_safetensors
+
+            self.best_saved = self.ckpt_path("best")
+            self.best_metrics = dict(read_card(self.best_saved).get("metrics", {}))
+            best_state, _ = load_safetensors(self.best_saved)
         last_metrics: dict = {}
 
         def final_reserve() -> float:
