@@ -1,30 +1,28 @@
 """The main window: wires the project, documents, canvas, panels, menus and workers together.
 
 It holds no editing or file-format logic of its own: edits come from
-core.labelmap through the canvas, storage from core.project, prediction from
-the worker in predict_worker, and the import / export / evaluation / training
-dialogs are imported lazily from their own modules.
+core.labelmap through the canvas, storage from core.project. This module
+builds the window and handles opening, navigating, editing and saving; the
+Model menu and prediction (window_models), ground truth (window_gt) and the
+file choosers and other dialogs (window_dialogs) are mixins in their own
+modules.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QLabel,
+    QApplication, QCheckBox, QComboBox, QDockWidget, QLabel,
     QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QSpinBox, QStyle, QToolBar,
     QVBoxLayout, QWidget,
 )
 
 from segstudio.core import labelmap as lm
 from segstudio.core.errors import SegstudioError
-from segstudio.core.imageio import IMAGE_EXTENSIONS, read_label_png
 from segstudio.core.labels import LabelSet
-from segstudio.core.metrics import confusion_for, scores_from_matrix
 from segstudio.core.project import ImageState, Project
 
 from .canvas import Canvas, Tool
@@ -32,9 +30,10 @@ from .class_panel import ClassPanel
 from .document import ImageDocument
 from .file_list import FileList
 from .image_loader import Prefetcher
-from .predict_worker import ModelCache, PredictionRun
-
-MAX_RECENT = 8
+from .predict_worker import ModelCache
+from .window_dialogs import DialogsMixin
+from .window_gt import GroundTruthMixin
+from .window_models import ModelsMixin, _ModelScan
 
 
 def open_settings() -> QSettings:
@@ -42,26 +41,8 @@ def open_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "segstudio", "segstudio")
 
 
-class _ModelScan(QObject):
-    """Finds the installed models on a plain thread (importing torch takes seconds)."""
 
-    done = Signal(object, object, object)  # [(name, path)], default path or None, error or None
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="segstudio-model-scan", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            from segstudio.nets.checkpoint import default_model, find_models
-
-            models = [(m.name, Path(m.path)) for m in find_models()]
-            d = default_model()
-            self.done.emit(models, Path(d.path) if d else None, None)
-        except Exception as e:  # noqa: BLE001 - no models is not fatal
-            self.done.emit([], None, f"{type(e).__name__}: {e}")
-
-
-class MainWindow(QMainWindow):
+class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
     imageOpened = Signal(object)       # Path
     predictionFinished = Signal(bool)  # cancelled?
     modelsReady = Signal()
@@ -289,30 +270,6 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_eval)
 
         self.model_menu = mb.addMenu("&Model")
-
-    def _rebuild_model_menu(self) -> None:
-        m = self.model_menu
-        m.clear()
-        if not self.models:
-            none = m.addAction("(no models found)")
-            none.setEnabled(False)
-        for name, path in self.models:
-            a = QAction(name, self, checkable=True)
-            a.setData(str(path))
-            a.setToolTip(str(path))
-            a.setChecked(self.model_path is not None and path == self.model_path)
-            a.triggered.connect(lambda _=False, p=path: self.select_model(p))
-            self.model_group.addAction(a)
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_load_ckpt)
-        m.addSeparator()
-        m.addAction(self.act_predict)
-        m.addAction(self.act_predict_all)
-        m.addAction(self.act_fill_only)
-        m.addAction(self.act_cancel)
-        m.addSeparator()
-        m.addAction(self.act_train)
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Tools", self)
@@ -669,58 +626,6 @@ class MainWindow(QMainWindow):
         box.show()
         self._last_box = box
 
-    # ----------------------------------------------------------- file dialogs
-    def choose_folder(self) -> None:
-        start = str(self.project.images_dir) if self.project else str(Path.home())
-        d = QFileDialog.getExistingDirectory(self, "Open folder", start)
-        if d:
-            self.open_path(d)
-
-    def choose_image(self) -> None:
-        start = str(self.project.images_dir) if self.project else str(Path.home())
-        pattern = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ")"
-        f, _ = QFileDialog.getOpenFileName(self, "Open image", start, pattern)
-        if f:
-            self.open_path(f)
-
-    def choose_labelset(self) -> None:
-        if self.project is None:
-            return
-        from PySide6.QtWidgets import QInputDialog
-
-        items = ["camvid", "voc", "From file…"]
-        choice, ok = QInputDialog.getItem(self, "Label set", "Label set of this folder:", items, 0, False)
-        if not ok:
-            return
-        if choice == "From file…":
-            f, _ = QFileDialog.getOpenFileName(self, "Label set file", str(self.project.images_dir),
-                                               "Label sets (*.json *.txt)")
-            if not f:
-                return
-            choice = f
-        self.open_path(self.current.path if self.current else self.project.images_dir, labels=choice)
-
-    def choose_masks_dir(self) -> None:
-        if self.project is None:
-            return
-        d = QFileDialog.getExistingDirectory(self, "Masks folder", str(self.project.masks_dir))
-        if d:
-            self.open_path(self.current.path if self.current else self.project.images_dir, masks=d)
-
-    def _rebuild_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = [r for r in (self.settings.value("recent", [], list) or []) if r]
-        for r in recent:
-            a = self.recent_menu.addAction(r)
-            a.triggered.connect(lambda _=False, r=r: self.open_path(r))
-        self.recent_menu.setEnabled(bool(recent))
-
-    def _add_recent(self, folder: Path) -> None:
-        recent = [r for r in (self.settings.value("recent", [], list) or []) if r and r != str(folder)]
-        recent.insert(0, str(folder))
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self._rebuild_recent()
-
     # ------------------------------------------------------------ status bar
     def _cursor_moved(self, info) -> None:
         if info is None or self.project is None:
@@ -737,309 +642,6 @@ class MainWindow(QMainWindow):
         else:
             name = f"invalid value {v}"
         self.class_label.setText(("GT: " if self.canvas.show_gt and self.canvas.gt is not None else "") + name)
-
-    # -------------------------------------------------------------- ground truth
-    def choose_gt_dir(self) -> None:
-        start = str(self.gt_dir or (self.project.images_dir if self.project else Path.home()))
-        d = QFileDialog.getExistingDirectory(self, "Ground-truth folder", start)
-        if d:
-            self.set_gt_dir(Path(d))
-
-    def set_gt_dir(self, folder: Path | None) -> None:
-        self.gt_dir = Path(folder) if folder else None
-        if self.project is not None:
-            self.settings.setValue(f"gt/{self.project.images_dir}", str(folder or ""))
-        self._load_gt()
-
-    def _load_gt(self) -> None:
-        gt = None
-        if self.gt_dir is not None and self.current is not None:
-            p = self.gt_dir / (self.current.path.stem + ".png")
-            if p.is_file():
-                try:
-                    w, h = self.canvas.image_size()
-                    gt = read_label_png(p, expected_size=(w, h), image_path=self.current.path)
-                except SegstudioError as e:
-                    self.statusBar().showMessage(str(e), 8000)
-                    self.problems.append(str(e))
-        self.canvas.set_gt(gt)
-        self._update_metrics()
-
-    def _toggle_show_gt(self, on: bool) -> None:
-        self.canvas.set_show_gt(on)
-        if on and self.canvas.gt is None:
-            self.statusBar().showMessage("No ground truth for this image (View > Ground Truth Folder…)", 5000)
-
-    def _toggle_disagreement(self, on: bool) -> None:
-        self.canvas.set_show_disagreement(on)
-
-    def gt_scores(self):
-        """(pixel accuracy, mIoU) of the current mask against its ground truth, or None."""
-        gt, lab = self.canvas.gt, self.canvas.labels
-        if gt is None or lab is None or self.project is None:
-            return None
-        s = scores_from_matrix(confusion_for(gt, lab, self.project.labelset.num_classes))
-        return s.pixel_accuracy, s.mean_iou
-
-    def _update_metrics(self) -> None:
-        s = self.gt_scores()
-        self.metrics_label.setText("" if s is None else f"vs GT: acc {s[0] * 100:.1f}%  mIoU {s[1] * 100:.1f}%")
-
-    # ------------------------------------------------------------------ models
-    def _models_scanned(self, models, default, error) -> None:
-        self._scan_done = True
-        if error:
-            self.problems.append(f"model scan: {error}")
-        self._set_models(models, default)
-        if self._requested_model:
-            self.select_model_spec(self._requested_model)
-        self.modelsReady.emit()
-
-    def _set_models(self, models, default) -> None:
-        self.models = list(models)
-        if self.model_path is None or self.model_path not in [p for _, p in self.models]:
-            self.model_path = default
-        self._rebuild_model_menu()
-        self._update_model_actions()
-
-    def select_model(self, path: Path) -> None:
-        path = Path(path)
-        if path not in [p for _, p in self.models]:
-            self.models.append((path.stem, path))
-        self.model_path = path
-        self._rebuild_model_menu()
-        self._update_model_actions()
-
-    def select_model_spec(self, spec: str) -> None:
-        """Select a model by name or checkpoint path (the --model option)."""
-        for name, path in self.models:
-            if spec == name:
-                return self.select_model(path)
-        try:
-            from segstudio.nets.checkpoint import resolve_model
-
-            self.select_model(Path(resolve_model(spec)))
-        except Exception as e:  # noqa: BLE001
-            self._error("Model", f"--model {spec}: {e}")
-
-    def _update_model_actions(self) -> None:
-        busy = self.run is not None
-        has = self.model_path is not None
-        tip = "" if has else "No model: choose one in the Model menu or Load Checkpoint…"
-        for a, t in ((self.act_predict, "Predict this image with the selected model"),
-                     (self.act_predict_all, "Predict every image that has no mask yet")):
-            a.setEnabled(has and not busy)
-            a.setToolTip(t if has else tip)
-            a.setStatusTip(a.toolTip())
-        self.act_cancel.setEnabled(busy)
-        self.model_combo_label.setText(f"  model: {self.model_path.stem}" if has else "  no model")
-        self.model_combo_label.setToolTip(str(self.model_path) if has else tip)
-
-    def choose_checkpoint(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", str(Path.home()),
-                                           "segstudio checkpoints (*.safetensors)")
-        if f:
-            try:
-                from segstudio.nets.checkpoint import read_card
-
-                read_card(f)
-            except Exception as e:  # noqa: BLE001
-                self._error("Bad checkpoint", f"{f}: {e}")
-                return
-            self.select_model(Path(f))
-
-    def _check_model_labels(self) -> bool:
-        try:
-            from segstudio.nets.checkpoint import card_labelset, read_card
-
-            mls = card_labelset(read_card(self.model_path))
-        except Exception as e:  # noqa: BLE001
-            self._error("Bad checkpoint", f"{self.model_path}: {e}")
-            return False
-        pls = self.project.labelset
-        if mls.num_classes != pls.num_classes:
-            self._error("Model does not fit", f"{self.model_path.name} predicts {mls.num_classes} classes "
-                        f"({', '.join(mls.names[:5])}…) but this folder's label set has {pls.num_classes}.")
-            return False
-        if mls.names != pls.names:
-            self.statusBar().showMessage("Note: the model's class names differ from this folder's label set", 6000)
-        return True
-
-    def predict_current(self) -> None:
-        if self.current is None or self.model_path is None or self.run is not None:
-            return
-        if self._check_model_labels():
-            self._start_run([self.current.path], single=True)
-
-    def predict_unlabelled(self) -> None:
-        if self.project is None or self.model_path is None or self.run is not None:
-            return
-        todo = [p for p in self.project.unlabelled_images()
-                if p not in self._unreadable() and not (p in self.docs and self.docs[p].dirty)]
-        if not todo:
-            self.statusBar().showMessage("Every image already has a mask", 4000)
-            return
-        if self._check_model_labels():
-            self._start_run(todo, single=False)
-
-    def _start_run(self, images: list[Path], single: bool) -> None:
-        run = PredictionRun(self.model_cache, self.model_path, images, single, self)
-        run.worker.progress.connect(self._run_progress)
-        run.worker.imageDone.connect(self._prediction_ready)
-        run.worker.imageFailed.connect(lambda p, m: self._report_problem(Path(p), m, self.project.state(Path(p))))
-        run.worker.failed.connect(lambda m: self._error("Prediction failed", m))
-        run.finished.connect(self._run_finished)
-        self.run = run
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self._update_model_actions()
-        run.start()
-
-    def _run_progress(self, done: int, total: int, what: str) -> None:
-        if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-        self.statusBar().showMessage(f"Predicting: {what}", 3000)
-
-    def cancel_prediction(self) -> None:
-        if self.run is not None:
-            self.run.cancel()
-            self.statusBar().showMessage("Cancelling…", 3000)
-
-    def _run_finished(self, cancelled: bool) -> None:
-        run, self.run = self.run, None
-        if run is not None:
-            run.deleteLater()
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
-        self._update_model_actions()
-        self.statusBar().showMessage("Prediction cancelled" if cancelled else "Prediction finished", 4000)
-        self.predictionFinished.emit(cancelled)
-
-    def _prediction_ready(self, path_str: str, labels: np.ndarray) -> None:
-        path = Path(path_str)
-        if self.project is None or path not in self.project.images:
-            return
-        labels = np.asarray(labels, np.uint8)
-        fill_only = self.act_fill_only.isChecked()
-        ig = self.project.labelset.ignore_index
-        doc = self.docs.get(path)
-        try:
-            if doc is None and not self.project.has_mask(path) and (self.run is None or not self.run.single):
-                # Batch result for an image never opened: write it straight to disk.
-                self.project.save_mask(path, labels, ImageState.PREDICTED)
-                self._refresh_state(path)
-                return
-            doc = self._doc(path)
-            was_loaded = doc.loaded
-            if not was_loaded:
-                doc.load((labels.shape[1], labels.shape[0]))
-            if doc.labels.shape != labels.shape:
-                raise SegstudioError(f"{path}: prediction is {labels.shape[1]}x{labels.shape[0]}, "
-                                     f"image is {doc.labels.shape[1]}x{doc.labels.shape[0]}")
-            diff = lm.replace_labels(doc.labels, labels, only_unlabelled=fill_only, ignore_index=ig)
-            doc.push(diff, "Prediction", ImageState.PREDICTED)
-            if doc is self.current:
-                self.canvas.refresh()
-                self._update_counts()
-            else:
-                self._save_doc(doc)
-                if not was_loaded and doc.path not in self.save_failures:
-                    doc.unload()
-            self._refresh_state(path)
-        except (OSError, SegstudioError) as e:
-            self._report_problem(path, f"prediction not applied: {e}", self.project.state(path))
-
-    # -------------------------------------------------------- other helpers' dialogs
-    def _require_project(self) -> bool:
-        if self.project is None:
-            self._error("No folder", "Open a folder first.")
-            return False
-        return True
-
-    def _import_dialog(self, module: str, cls: str):
-        import importlib
-
-        try:
-            return getattr(importlib.import_module(f"segstudio.gui.{module}"), cls)
-        except (ImportError, AttributeError) as e:
-            self._error("Not available", f"{cls} is not available in this build ({e}).")
-            return None
-
-    def open_export(self, fmt: str) -> None:
-        if not self._require_project():
-            return
-        Dialog = self._import_dialog("export_dialog", "ExportDialog")
-        if Dialog is None:
-            return
-        self.save_all()
-        p = self.project
-        Dialog(self, p.images_dir, p.masks_dir, p.labelset, fmt).exec()
-
-    def open_import(self, kind: str) -> None:
-        if not self._require_project():
-            return
-        Dialog = self._import_dialog("import_dialog", "ImportDialog")
-        if Dialog is None:
-            return
-        self.save_all()
-        p = self.project
-        if Dialog(self, p.images_dir, p.masks_dir, p.labelset, kind).exec() == QDialog.DialogCode.Accepted:
-            self.reload_masks()
-
-    def reload_masks(self) -> None:
-        """Re-read every mask from disk (after an import); histories are dropped."""
-        if self.project is None:
-            return
-        cur = self.current.path if self.current else None
-        for doc in self.docs.values():
-            self.undo_group.removeStack(doc.stack)
-            doc.deleteLater()
-        self.docs.clear()
-        self.current = None
-        self.project.rescan()
-        self.file_list.set_images(self.project.images, {q: self.project.state(q) for q in self.project.images})
-        if cur is not None and cur in self.project.images:
-            self.open_image(cur)
-
-    def open_eval(self) -> None:
-        if not self._require_project():
-            return
-        Dialog = self._import_dialog("eval_dialog", "EvalDialog")
-        if Dialog is None:
-            return
-        self.save_all()
-        p = self.project
-        dlg = Dialog(self, p.images_dir, p.masks_dir, p.labelset, self.gt_dir, self.model_path,
-                     lambda stem: self.open_stem(stem))
-        self._dialogs.append(dlg)
-        dlg.show()
-
-    def open_train(self) -> None:
-        if not self._require_project():
-            return
-        Dialog = self._import_dialog("train_dialog", "TrainDialog")
-        if Dialog is None:
-            return
-        self.save_all()
-        p = self.project
-        dlg = Dialog(self, p.images_dir, p.masks_dir, p.labelset, self._model_trained)
-        self._dialogs.append(dlg)
-        dlg.show()
-
-    def _model_trained(self, path: Path) -> None:
-        self.select_model(Path(path))
-        self.statusBar().showMessage(f"New model {Path(path).stem} selected", 6000)
-
-    def open_stem(self, stem: str) -> None:
-        if self.project is None:
-            return
-        for p in self.project.images:
-            if p.stem == stem:
-                self.open_image(p)
-                return
-
 
 def process_events_until(predicate, timeout_s: float = 10.0) -> bool:
     """Spin the event loop until predicate() (used by scripts and the benchmark)."""
