@@ -21,7 +21,7 @@ import math
 from enum import Enum
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -484,6 +484,14 @@ class Canvas(QWidget):
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom_to(self.scale * (1.25 ** steps), event.position())
+
+    def event(self, event) -> bool:
+        # While a stroke is half-painted, keep shortcuts (undo, next image...) from
+        # changing the label map under it: the key goes to keyPressEvent instead.
+        if event.type() == QEvent.Type.ShortcutOverride and self._stroke is not None:
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event) -> None:
         key = event.key()

@@ -221,6 +221,8 @@ class ModelsMixin:
             if doc.labels.shape != labels.shape:
                 raise SegstudioError(f"{path}: prediction is {labels.shape[1]}x{labels.shape[0]}, "
                                      f"image is {doc.labels.shape[1]}x{doc.labels.shape[0]}")
+            if doc is self.current:
+                self.canvas.cancel_interaction()  # a stroke in progress is finished first
             diff = lm.replace_labels(doc.labels, labels, only_unlabelled=fill_only, ignore_index=ig)
             doc.push(diff, "Prediction", ImageState.PREDICTED)
             if doc is self.current:

@@ -163,3 +163,20 @@ def test_wheel_zoom_keeps_point_under_cursor_and_pan(make_window, image_folder, 
     assert np.array_equal(c.labels, labels)  # panning did not paint
     qtbot.keyClick(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert c.scale == min(c.width() / 96, c.height() / 64)
+
+
+def test_shortcuts_wait_while_a_stroke_is_held(make_window, image_folder, qtbot, wpos):
+    win = make_window(image_folder)
+    c = win.canvas
+    c.zoom_to(4.0, QPointF(0, 0))
+    drag(qtbot, c, [wpos(c, 5, 5), wpos(c, 20, 5)])
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=wpos(c, 5, 30))
+    qtbot.mouseMove(c, wpos(c, 40, 30))
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # ignored mid-stroke
+    qtbot.keyClick(c, Qt.Key.Key_D)  # so is "next image"
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=wpos(c, 40, 30))
+    assert win.current.path.name == "im0.png"
+    assert win.current.stack.count() == 2 and win.current.stack.index() == 2
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (c.labels == CAMVID.ignore_index).all()  # both strokes undone cleanly
