@@ -27,7 +27,8 @@ def add_arguments(p) -> None:
                    help="images larger than this (px) are predicted in overlapping tiles (default 1024)")
     p.add_argument("--tile-overlap", type=int, default=None, help="tile overlap in px (default: per architecture)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="GPU arithmetic (auto: bf16 where supported, else fp16; always fp32 on CPU)")
+                   help="arithmetic: auto = bf16 (else fp16) autocast on CUDA, fp32 elsewhere; "
+                        "bf16 also works on CPU (faster on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--workers", type=int, default=None, help="image decoding threads (default: up to 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

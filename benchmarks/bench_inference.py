@@ -1,0 +1,267 @@
+"""Benchmark: inference speed and peak memory of each architecture, CPU and (when present) CUDA.
+
+For every architecture (full width, 11 CamVid classes, random weights: speed
+does not depend on the weights) at 360x480 (CamVid) and 500x500 (VOC-sized),
+a fresh subprocess builds the model, runs `Predictor.predict` on real CamVid
+frames (resized for 500x500; synthetic if ../shared is absent) and reports:
+  - images/s and seconds/image on CPU (after one warm-up image, whose time is
+    reported apart), and the ratio to a baseline measured in the same process:
+    the bare `model(x)` forward under `torch.no_grad` with numpy preprocessing,
+    i.e. what the Predictor's own overhead costs;
+  - peak resident memory of the process (ru_maxrss), and the growth over the
+    memory held after imports (so the model and activations, not torch itself);
+  - with --cpu-bf16: bf16 autocast on the CPU, and how many pixels keep their
+    label (random weights give near-tied logits, so this is a pessimistic figure);
+  - on CUDA only: eager fp32 against bf16 autocast + channels_last (and
+    torch.compile on top, unless --no-compile), batch --gpu-batch, images/s and
+    peak GPU memory, with the GPU's name.
+Also measured: `predict_paths` over CamVid files (decoding on threads) against
+a plain load-then-predict loop.
+The last line printed is one JSON object with all figures.
+
+    .venv/bin/python benchmarks/bench_inference.py [--iters 1] [--archs segnet-basic,fcn8s] [--cpu-bf16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CAMVID_VAL = REPO.parent / "shared" / "datasets" / "camvid" / "val"
+ARCHS = ["segnet-basic", "segnet", "fcn32s", "fcn16s", "fcn8s"]
+SIZES = [(360, 480), (500, 500)]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _images(h: int, w: int, n: int):
+    import numpy as np
+    from PIL import Image
+
+    files = sorted(CAMVID_VAL.glob("*.png"))[:n] if CAMVID_VAL.is_dir() else []
+    if files:
+        out = []
+        for f in files:
+            im = Image.open(f).convert("RGB")
+            if im.size != (w, h):
+                im = im.resize((w, h), Image.BILINEAR)
+            out.append(np.asarray(im))
+        return out, "camvid"
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n)], "synthetic"
+
+
+def _sync(dev: str) -> None:
+    import torch
+
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def worker(arch: str, h: int, w: int, iters: int, gpu: bool, gpu_batch: int, compile_: bool,
+           cpu_bf16: bool) -> dict:
+    import numpy as np
+    import torch
+
+    from segstudio.core.labels import preset
+    from segstudio.nets import build_model, count_parameters
+    from segstudio.nets.checkpoint import make_card
+    from segstudio.nets.predictor import Predictor
+
+    base_rss = _rss_mb()
+    torch.manual_seed(0)
+    labelset = preset("camvid")
+    model = build_model(arch, labelset.num_classes)
+    for name, m in model.named_children():
+        if name.startswith("score"):  # zero at init: give FCNs non-trivial labels to compare
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    card = make_card(arch, 1.0, labelset)
+    images, source = _images(h, w, iters + 1)
+    res = {"arch": arch, "size": f"{h}x{w}", "params": count_parameters(model), "images": source}
+
+    # CPU: Predictor against the bare forward
+    pred = Predictor(model, card, device="cpu", tile_size=4096)
+    t = time.perf_counter()
+    pred.predict(images[0])
+    res["cpu_first_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    for im in images[1:]:
+        pred.predict(im)
+    dt = (time.perf_counter() - t) / iters
+    res["cpu_s_per_image"] = round(dt, 3)
+    res["cpu_images_per_s"] = round(1 / dt, 3)
+    mean = np.array(card["input"]["mean"], np.float32)
+    std = np.array(card["input"]["std"], np.float32)
+    t = time.perf_counter()
+    with torch.no_grad():
+        for im in images[1:]:
+            x = torch.from_numpy(((im / 255.0 - mean) / std).astype(np.float32).transpose(2, 0, 1)[None].copy())
+            model(x).argmax(1)
+    base = (time.perf_counter() - t) / iters
+    res["cpu_baseline_s_per_image"] = round(base, 3)
+    res["cpu_speed_vs_baseline"] = round(base / dt, 3)
+    if cpu_bf16:
+        bf = Predictor(model, card, device="cpu", tile_size=4096, precision="bf16")
+        bf.predict(images[0])
+        t = time.perf_counter()
+        bf_labels = [bf.predict(im) for im in images[1:]]
+        t_bf = (time.perf_counter() - t) / iters
+        agree = [float((lb == pred.predict(im)).mean()) for lb, im in zip(bf_labels, images[1:])]
+        res["cpu_bf16_s_per_image"] = round(t_bf, 3)
+        res["cpu_bf16_speed_vs_fp32"] = round(dt / t_bf, 3)
+        res["cpu_bf16_label_agreement"] = round(sum(agree) / len(agree), 4)
+    res["cpu_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    res["cpu_peak_rss_over_imports_mb"] = round(res["cpu_peak_rss_mb"] - base_rss, 1)
+
+    if gpu and torch.cuda.is_available():
+        res["gpu"] = gpu_section(model, card, images, gpu_batch, compile_)
+    return res
+
+
+def gpu_section(model, card, images, batch: int, compile_: bool) -> dict:
+    import torch
+
+    from segstudio.nets.predictor import Predictor
+
+    batch_imgs = (images * ((batch + len(images) - 1) // len(images)))[:batch]
+    out = {}
+    variants = [("eager_fp32", dict(precision="fp32", channels_last=False), False),
+                ("bf16_channels_last", dict(precision="bf16", channels_last=True), False)]
+    if compile_:
+        variants.append(("bf16_channels_last_compiled", dict(precision="bf16", channels_last=True), True))
+    for name, opts, comp in variants:
+        try:
+            pred = Predictor(model, card, device="cuda", batch_size=batch, tile_size=4096, **opts)
+            if comp:
+                pred.model = torch.compile(pred.model)
+            torch.cuda.reset_peak_memory_stats()
+            t = time.perf_counter()
+            pred.predict_batch(batch_imgs)  # warm-up (and compilation)
+            _sync("cuda")
+            first = time.perf_counter() - t
+            reps = 10
+            t = time.perf_counter()
+            for _ in range(reps):
+                pred.predict_batch(batch_imgs)
+            _sync("cuda")
+            dt = (time.perf_counter() - t) / (reps * batch)
+            out[name] = {"images_per_s": round(1 / dt, 1), "ms_per_image": round(1000 * dt, 2),
+                         "first_batch_s": round(first, 2),
+                         "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+        except Exception as e:  # report, keep measuring the others
+            out[name] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+        finally:
+            model.to("cpu", memory_format=torch.contiguous_format)
+            torch.cuda.empty_cache()
+    if "images_per_s" in out.get("eager_fp32", {}):
+        for name in out:
+            if "images_per_s" in out[name]:
+                out[name]["speed_vs_eager_fp32"] = round(out[name]["images_per_s"] / out["eager_fp32"]["images_per_s"], 2)
+    return out
+
+
+def paths_section(n: int) -> dict:
+    """predict_paths (decode on threads, batches) vs a plain load-then-predict loop, SegNet-Basic."""
+    import torch
+
+    from segstudio.core.imageio import load_image
+    from segstudio.core.labels import preset
+    from segstudio.nets import build_model
+    from segstudio.nets.checkpoint import make_card
+    from segstudio.nets.predictor import Predictor
+
+    files = sorted(CAMVID_VAL.glob("*.png"))[:n] if CAMVID_VAL.is_dir() else []
+    if not files:
+        return {"skipped": "CamVid not found"}
+    torch.manual_seed(0)
+    model = build_model("segnet-basic", 11)
+    pred = Predictor(model, make_card("segnet-basic", 1.0, preset("camvid")), device="cpu")
+    pred.predict(load_image(files[0]))  # warm-up
+    t = time.perf_counter()
+    for f in files:
+        pred.predict(load_image(f))
+    loop = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in pred.predict_paths(files):
+        pass
+    threaded = time.perf_counter() - t
+    return {"images": len(files), "loop_images_per_s": round(len(files) / loop, 3),
+            "predict_paths_images_per_s": round(len(files) / threaded, 3),
+            "speed_vs_loop": round(loop / threaded, 3)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iters", type=int, default=1, help="timed images per arch and size on CPU")
+    ap.add_argument("--cpu-bf16", action="store_true", help="also time bf16 autocast on the CPU")
+    ap.add_argument("--archs", default=",".join(ARCHS))
+    ap.add_argument("--paths", type=int, default=6, help="files for the predict_paths comparison (0: skip)")
+    ap.add_argument("--no-gpu", action="store_true")
+    ap.add_argument("--gpu-batch", type=int, default=8)
+    ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--worker", nargs=3, metavar=("ARCH", "H", "W"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        arch, h, w = args.worker[0], int(args.worker[1]), int(args.worker[2])
+        print(json.dumps(worker(arch, h, w, args.iters, not args.no_gpu, args.gpu_batch, not args.no_compile,
+                                args.cpu_bf16)))
+        return 0
+
+    import torch
+
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
+            "cores": os.cpu_count(), "cuda": torch.cuda.is_available(),
+            "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_average_at_start": round(os.getloadavg()[0], 2)}
+    print(f"torch {info['torch']}, {info['cores']} cores, {info['cpu_threads']} torch threads, "
+          f"GPU: {info['gpu_name'] or 'none (GPU section skipped)'}", flush=True)
+    results = []
+    for arch in args.archs.split(","):
+        for h, w in SIZES:
+            cmd = [sys.executable, __file__, "--worker", arch, str(h), str(w), "--iters", str(args.iters),
+                   "--gpu-batch", str(args.gpu_batch)] + (["--no-gpu"] if args.no_gpu else []) \
+                + (["--no-compile"] if args.no_compile else []) + (["--cpu-bf16"] if args.cpu_bf16 else [])
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{arch} {h}x{w}: FAILED\n{proc.stderr[-2000:]}", flush=True)
+                results.append({"arch": arch, "size": f"{h}x{w}", "error": proc.stderr[-500:]})
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{arch:<13} {h}x{w}  CPU {r['cpu_images_per_s']:7.3f} img/s ({r['cpu_s_per_image']:.2f} s/img, "
+                  f"first {r['cpu_first_s']:.2f} s; bare forward {r['cpu_baseline_s_per_image']:.2f} s/img, "
+                  f"x{r['cpu_speed_vs_baseline']:.2f})  peak RSS {r['cpu_peak_rss_mb']:.0f} MB "
+                  f"(+{r['cpu_peak_rss_over_imports_mb']:.0f} MB over imports)", flush=True)
+            if "cpu_bf16_s_per_image" in r:
+                print(f"    CPU bf16 autocast {r['cpu_bf16_s_per_image']:.2f} s/img (x{r['cpu_bf16_speed_vs_fp32']:.2f} "
+                      f"vs fp32, labels agree on {100 * r['cpu_bf16_label_agreement']:.1f}% of pixels)", flush=True)
+            for name, g in (r.get("gpu") or {}).items():
+                print(f"    GPU {name:<28} " + (f"{g['images_per_s']:8.1f} img/s  peak {g['peak_gpu_mb']:.0f} MB  "
+                                                  f"x{g.get('speed_vs_eager_fp32', 1):.2f} vs eager fp32"
+                                                  if "images_per_s" in g else g["error"]), flush=True)
+    paths = paths_section(args.paths) if args.paths else {"skipped": "--paths 0"}
+    if "speed_vs_loop" in paths:
+        print(f"predict_paths {paths['predict_paths_images_per_s']:.3f} img/s vs load+predict loop "
+              f"{paths['loop_images_per_s']:.3f} img/s (x{paths['speed_vs_loop']:.2f}), {paths['images']} CamVid files")
+    info["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps({"benchmark": "inference", **info, "iters": args.iters, "results": results,
+                      "predict_paths": paths}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
