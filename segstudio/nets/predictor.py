@@ -150,12 +150,12 @@ class Predictor:
         if self._bgr:
             x = x.flip(1)
         x = x * self._scale
-        return (x - self._mean.to(self._device)) / self._std.to(self._device)
+        x = (x - self._mean.to(self._device)) / self._std.to(self._device)
+        # The HWC source makes x channels_last already; choose the layout explicitly.
+        return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits N,K,H,W as float32 (on the device)."""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         if self.autocast_dtype is not None:
             with torch.autocast(self._device.type, dtype=self.autocast_dtype):
                 out = self.model(x)

@@ -244,3 +244,20 @@ def test_from_checkpoint_and_mismatched_card(tmp_path):
         Predictor(model, make_card("segnet-basic", 0.125, preset("voc")), device="cpu")
     with pytest.raises(ModelError, match="tile size 100 must exceed"):
         Predictor(model, card, device="cpu", tile_size=100)
+
+
+def test_autocast_and_channels_last_paths_run_and_inference_mode_is_on():
+    """The CUDA fast path (autocast + channels_last) exercised on the CPU with bf16."""
+    img = _image(64, 96)
+    model, card = _calibrated("segnet-basic", 0.125, image=img)
+    seen = []
+    model.register_forward_pre_hook(lambda m, i: seen.append(
+        (torch.is_inference_mode_enabled(), i[0].is_contiguous(memory_format=torch.channels_last))))
+    fp32 = Predictor(model, card, device="cpu").predict(img)
+    fast = Predictor(model, card, device="cpu", precision="bf16", channels_last=True)
+    assert fast.autocast_dtype == torch.bfloat16 and fast.channels_last
+    labels = fast.predict(img)
+    assert seen == [(True, False), (True, True)]
+    assert labels.shape == fp32.shape and (labels == fp32).mean() > 0.7
+    with pytest.raises(ModelError, match="precision"):
+        Predictor(model, card, device="cpu", precision="int8")
