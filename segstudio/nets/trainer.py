@@ -130,6 +130,8 @@ class Trainer:
                 raise TrainingError(f"{self.resume_path}: expected one *{STATE_SUFFIX} training state to resume "
                                     f"from, found {len(states)}; name the checkpoint instead")
             self.resume_path = states[0].with_name(states[0].name[: -len(STATE_SUFFIX)] + ".safetensors")
+        if self.resume_path is not None and self.resume_path.suffix == ".json":
+            self.resume_path = self.resume_path.with_suffix(".safetensors")
         self.log_cb = log
 
     # --- reporting (rank 0 only) ----------------------------------------------
@@ -391,7 +393,7 @@ class Trainer:
             torch.save(state, f)
 
     def _load_state(self, optimizer) -> int:
-        path = self.resume_path.with_name(self.resume_path.name.split(".")[0] + STATE_SUFFIX)
+        path = self.resume_path.with_name(self.resume_path.stem + STATE_SUFFIX)
         if not path.is_file():
             raise TrainingError(f"{path}: no training state beside the checkpoint to resume from "
                                 "(resume from the -last checkpoint, or the only one when there was no validation)")
@@ -454,7 +456,7 @@ class Trainer:
                                val_list=cfg.val_list, val_images=cfg.val_images, val_masks=cfg.val_masks,
                                val_fraction=cfg.val_fraction, seed=cfg.seed)
         model, card = self._build_model(labelset)
-        self.name = card["name"] if self.resume_path is None else self.resume_path.name.split(".")[0].removesuffix("-last")
+        self.name = card["name"] if self.resume_path is None else self.resume_path.stem.removesuffix("-last")
         card["name"] = self.name
         model.to(ctx.device)
         self.hardware = _hardware(ctx)
