@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,8 +119,20 @@ def run(args) -> int:
     bar = ProgressBar(len(images), enabled=not args.quiet)
     failed = len(problems)
     written = 0
-    writes = []
-    # PNG encoding runs beside the model so that neither waits for the other.
+    writes: deque = deque()
+
+    def finish_oldest() -> None:
+        nonlocal written, failed
+        target, fut = writes.popleft()
+        try:
+            fut.result()
+            written += 1
+        except OSError as e:
+            failed += 1
+            print(f"segstudio predict: cannot write {target}: {e.strerror or e}", file=sys.stderr)
+
+    # PNG encoding runs beside the model so that neither waits for the other; at most a few
+    # label maps wait to be written, so memory does not grow with the number of images.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segstudio-png") as pool:
         for path, labels, error in predictor.predict_paths(images, batch_size=args.batch_size,
                                                            progress=lambda i, n: bar.update(i)):
@@ -130,12 +143,9 @@ def run(args) -> int:
                 continue
             target = args.out / f"{path.stem}.png"
             writes.append((target, pool.submit(write_label_png, target, labels, predictor.labelset)))
-        for target, fut in writes:
-            try:
-                fut.result()
-                written += 1
-            except OSError as e:
-                failed += 1
-                print(f"segstudio predict: cannot write {target}: {e.strerror or e}", file=sys.stderr)
+            while len(writes) > 4:
+                finish_oldest()
+        while writes:
+            finish_oldest()
     print(f"wrote {written} label PNG(s) to {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

@@ -109,3 +109,16 @@ def test_models_when_there_are_none(home, capsys):
     assert "no models found" in capsys.readouterr().out
     assert main(["models", "missing-model"]) == 2
     assert "no model named 'missing-model'; available: none" in capsys.readouterr().err
+
+
+def test_a_png_that_cannot_be_written_is_reported_and_the_rest_written(tmp_path, model_path, capsys):
+    src = tmp_path / "images"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        _img(src / f"{name}.png", 24, 16)
+    out = tmp_path / "out"
+    (out / "b.png").mkdir(parents=True)  # a folder where b.png should go
+    assert main(["predict", "--model", "tiny-camvid", "--out", str(out), str(src)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {out / 'b.png'}" in err and "wrote 2 label PNG(s)" in err
+    assert Image.open(out / "a.png").size == (24, 16) and Image.open(out / "c.png").size == (24, 16)
