@@ -52,20 +52,25 @@ def decode_raw(path: str | Path) -> tuple[np.ndarray, str]:
 
 
 class Prefetcher:
-    """Decodes images on one background thread and keeps a few results."""
+    """Decodes images on background threads and keeps a few results.
+
+    Neighbours are prefetched on one thread; an image the user asked for
+    (`urgent`) gets its own thread so it never queues behind a prefetch.
+    """
 
     def __init__(self, keep: int = 3):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segstudio-prefetch")
+        self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segstudio-open")
         self._futures: dict[Path, Future] = {}
         self._order: list[Path] = []
         self._keep = keep
         self._lock = threading.Lock()
 
-    def prefetch(self, path: Path) -> None:
+    def prefetch(self, path: Path, urgent: bool = False) -> None:
         with self._lock:
             if path in self._futures:
                 return
-            self._futures[path] = self._pool.submit(decode, path)
+            self._futures[path] = (self._urgent if urgent else self._pool).submit(decode, path)
             self._order.append(path)
             while len(self._order) > self._keep:
                 old = self._order.pop(0)
@@ -93,3 +98,4 @@ class Prefetcher:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._urgent.shutdown(wait=False, cancel_futures=True)

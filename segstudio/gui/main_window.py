@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core import labelmap as lm
 from segstudio.core.errors import SegstudioError
+from segstudio.core.imageio import image_size
 from segstudio.core.labels import LabelSet
 from segstudio.core.project import ImageState, Project
 
@@ -393,31 +394,55 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         return ok
 
     def open_image(self, path: str | Path) -> bool:
-        """Switch to an image of the project; False (reported) if it cannot be read."""
+        """Switch to an image of the project; False (reported) if it cannot be read.
+
+        The image decodes on the prefetch thread (if it is not prefetched
+        already) while this thread saves the previous mask and reads the new one.
+        """
         if self.project is None:
             return False
         path = Path(path)
         if self.current is not None and self.current.path == path:
             return True
+        self.prefetcher.prefetch(path, urgent=True)
+        prev = self.current
+        prev_saved = True
+        if prev is not None:
+            self.canvas.cancel_interaction()
+            prev_saved = self._save_doc(prev)
         try:
-            pixels = self.prefetcher.get(path)
+            size = image_size(path)
         except SegstudioError as e:
+            self.prefetcher.forget(path)
             self._report_problem(path, str(e))
             return False
-        size = (pixels.shape[1], pixels.shape[0])
-        self._leave_current()
         doc = self._doc(path)
-        editable = True
-        if not doc.loaded:
+        was_loaded = doc.loaded
+        mask_error = None
+        if not was_loaded:
             try:
                 doc.load(size)
             except SegstudioError as e:
-                self._report_problem(path, f"mask not loaded: {e}", state=self.project.state(path))
-                doc.set_labels(self.project.empty_labels(size))
-                editable = False
-            else:
-                if doc.labels.shape != (size[1], size[0]):
-                    doc.set_labels(self.project.empty_labels(size))
+                mask_error = e
+        try:
+            pixels = self.prefetcher.get(path)
+        except SegstudioError as e:
+            if not was_loaded:
+                doc.unload()
+            self._report_problem(path, str(e))
+            return False
+        if (pixels.shape[1], pixels.shape[0]) != size and mask_error is None and not was_loaded:
+            size = (pixels.shape[1], pixels.shape[0])  # the header and the decoder disagree: trust the pixels
+            try:
+                doc.load(size)
+            except SegstudioError as e:
+                mask_error = e
+        editable = mask_error is None
+        if mask_error is not None:
+            self._report_problem(path, f"mask not loaded: {mask_error}", state=self.project.state(path))
+            doc.set_labels(self.project.empty_labels(size))
+        if prev is not None and prev_saved:
+            prev.unload()
         self.current = doc
         doc.read_only = not editable
         self.canvas.editable = editable
