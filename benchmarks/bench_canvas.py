@@ -209,9 +209,9 @@ def main() -> None:
     win.next_image()
     app.processEvents()
     t_switch = time.perf_counter() - t
+    time.sleep(2)  # neighbour prefetches settle; then drop images[2] so its open is cold
     win.prefetcher.forget(images[2])
-    time.sleep(0.2)
-    win.prefetcher.forget(images[2])
+    win.prefetcher.take_mask(win.project.mask_path(images[2]))
     t = time.perf_counter()
     win.open_image(images[2])
     app.processEvents()

@@ -59,10 +59,17 @@ class ImageDocument(QObject):
     def loaded(self) -> bool:
         return self.labels is not None
 
-    def load(self, size: tuple[int, int]) -> None:
-        """Load the mask from disk (or start empty). Raises ImageLoadError / ImageSizeMismatch."""
+    def load(self, size: tuple[int, int], preloaded: np.ndarray | None = None) -> None:
+        """Load the mask from disk (or start empty). Raises ImageLoadError / ImageSizeMismatch.
+
+        `preloaded` is the mask file's content read ahead by the prefetcher.
+        """
         self.size = size
-        labels = self.project.load_mask(self.path, size)
+        w, h = size
+        if preloaded is not None and preloaded.shape == (h, w):
+            labels = preloaded
+        else:
+            labels = self.project.load_mask(self.path, size)
         if labels is None:
             labels = self.project.empty_labels(size)
         elif not labels.flags.writeable or not labels.flags.c_contiguous:

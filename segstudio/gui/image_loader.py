@@ -51,6 +51,21 @@ def decode_raw(path: str | Path) -> tuple[np.ndarray, str]:
     return load_image(path), "RGB"
 
 
+def _signature(path: Path):
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _read_mask(path: Path):
+    from segstudio.core.imageio import read_label_png
+
+    sig = _signature(path)
+    return sig, np.array(read_label_png(path))  # writable copy, made off the GUI thread
+
+
 class Prefetcher:
     """Decodes images on background threads and keeps a few results.
 
@@ -63,6 +78,7 @@ class Prefetcher:
         self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segstudio-open")
         self._futures: dict[Path, Future] = {}
         self._order: list[Path] = []
+        self._masks: dict[Path, Future] = {}
         self._keep = keep
         self._lock = threading.Lock()
 
@@ -90,6 +106,26 @@ class Prefetcher:
             except Exception as e:  # pragma: no cover - decoding bugs surface as load errors
                 raise ImageLoadError(f"{path}: cannot read ({e})") from None
         return decode(path)
+
+    def prefetch_mask(self, mask_path: Path) -> None:
+        """Read a label PNG in the background (after the queued images)."""
+        with self._lock:
+            if mask_path not in self._masks:
+                self._masks[mask_path] = self._pool.submit(_read_mask, mask_path)
+                while len(self._masks) > self._keep:
+                    self._masks.pop(next(iter(self._masks)))
+
+    def take_mask(self, mask_path: Path) -> np.ndarray | None:
+        """The prefetched label map of `mask_path` if the file is unchanged since it was read, else None."""
+        with self._lock:
+            fut = self._masks.pop(mask_path, None)
+        if fut is None:
+            return None
+        try:
+            sig, labels = fut.result()
+        except Exception:  # noqa: BLE001 - the caller reads the file itself and reports the error
+            return None
+        return labels if sig == _signature(mask_path) else None
 
     def forget(self, path: Path) -> None:
         with self._lock:

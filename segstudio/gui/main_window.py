@@ -421,7 +421,7 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         mask_error = None
         if not was_loaded:
             try:
-                doc.load(size)
+                doc.load(size, self.prefetcher.take_mask(self.project.mask_path(path)))
             except SegstudioError as e:
                 mask_error = e
         try:
@@ -465,6 +465,12 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         for j in (i + 1, i - 1):
             if 0 <= j < len(imgs):
                 self.prefetcher.prefetch(imgs[j])
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(imgs):
+                doc = self.docs.get(imgs[j])
+                mask = self.project.mask_path(imgs[j])
+                if (doc is None or not doc.loaded) and mask.is_file():
+                    self.prefetcher.prefetch_mask(mask)
 
     def _step_image(self, delta: int) -> None:
         if self.project is None:

@@ -142,3 +142,25 @@ def test_recent_folders_menu_reopens(make_window, image_folder, tmp_path, qtbot)
     # a new window sees the same recent list (settings persist)
     win2 = make_window()
     assert [a.text() for a in win2.recent_menu.actions()][0] == str(image_folder.resolve())
+
+
+def test_prefetched_mask_is_used_only_if_the_file_is_unchanged(make_window, image_folder, qtbot):
+    import time
+
+    from segstudio.core.imageio import write_label_png
+
+    masks = image_folder / "SegmentationClass"
+    write_label_png(masks / "im1.png", np.full((64, 96), 2, np.uint8), CAMVID)
+    write_label_png(masks / "im2.png", np.full((64, 96), 3, np.uint8), CAMVID)
+    win = make_window(image_folder)  # im0 open: im1's mask is read ahead
+    qtbot.waitUntil(lambda: masks / "im1.png" in win.prefetcher._masks
+                    and win.prefetcher._masks[masks / "im1.png"].done())
+    time.sleep(0.01)
+    write_label_png(masks / "im1.png", np.full((64, 96), 5, np.uint8), CAMVID)  # changed on disk meanwhile
+    qtbot.keyClick(win, Qt.Key.Key_D)
+    assert (win.canvas.labels == 5).all()
+    qtbot.waitUntil(lambda: masks / "im2.png" in win.prefetcher._masks
+                    and win.prefetcher._masks[masks / "im2.png"].done())
+    qtbot.keyClick(win, Qt.Key.Key_D)
+    assert (win.canvas.labels == 3).all()  # unchanged: the prefetched copy
+    assert win.canvas.labels.flags.writeable
