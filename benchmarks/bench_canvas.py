@@ -216,8 +216,8 @@ def main() -> None:
     win.open_image(images[2])
     app.processEvents()
     t_switch_cold = time.perf_counter() - t
-    print(f"switch to next 6000x4000 JPEG + its mask: {t_switch * 1e3:.0f} ms prefetched, "
-          f"{t_switch_cold * 1e3:.0f} ms cold (includes saving the previous, edited mask)")
+    print(f"switch to next 6000x4000 JPEG + its mask: {t_switch * 1e3:.0f} ms prefetched (A / D; includes "
+          f"saving the previous, edited mask), {t_switch_cold * 1e3:.0f} ms cold (nothing read ahead)")
 
     # Undo memory: 100 strokes of ~1200 image pixels each at 1:1.
     win.open_image(images[1])
