@@ -187,3 +187,16 @@ def test_image_size_of_png_with_and_without_exif(tmp_path):
     Image.new("RGB", (30, 10)).save(rotated, exif=exif)
     assert image_size(rotated) == (10, 30)
     assert load_image(rotated).shape == (30, 10, 3)
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "fresh.png"
+        write_label_png(path, np.zeros((2, 2), np.uint8), preset("camvid"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+    os.chmod(path, 0o640)
+    write_label_png(path, np.ones((2, 2), np.uint8), preset("camvid"))
+    assert path.stat().st_mode & 0o777 == 0o640
