@@ -138,6 +138,9 @@ def _check_input(inp, bad) -> None:
             raise bad(f"input.{key} must be a list of 3 numbers, got {v!r}")
     if any(s <= 0 for s in inp["std"]):
         raise bad(f"input.std must be positive, got {inp['std']}")
+    resize = inp.get("resize", 1.0)
+    if not isinstance(resize, (int, float)) or isinstance(resize, bool) or not 0 < resize <= 8:
+        raise bad(f"input.resize (factor applied to images before the network) must be in (0, 8], got {resize!r}")
 
 
 def card_labelset(card: dict, source: str | Path = "model card") -> LabelSet:

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -107,6 +108,9 @@ class Predictor:
         self._scale = float(inp["scale"])
         self._mean = torch.tensor(inp["mean"], dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(inp["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        # Models trained on downscaled images (e.g. on a CPU) see images resized by this
+        # factor; their logits are scaled back to the image's own size.
+        self.input_resize = float(inp.get("resize", 1.0))
 
     @classmethod
     def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto", **kwargs) -> Predictor:
@@ -181,6 +185,15 @@ class Predictor:
                 progress: Progress | None = None, return_probs: bool = False):
         """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image."""
         image = self._check_image(image)
+        if self.input_resize == 1.0:
+            return self._predict_native(image, cancel, progress, return_probs)
+        h, w = image.shape[:2]
+        size = (max(1, round(w * self.input_resize)), max(1, round(h * self.input_resize)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if self.input_resize < 1 else cv2.INTER_LINEAR)
+        labels, probs = self._predict_native(small, cancel, progress, return_probs=True)
+        return _resize_probs(probs, labels, h, w, return_probs)
+
+    def _predict_native(self, image, cancel, progress, return_probs):
         h, w = image.shape[:2]
         tile = self.tile_size
         while True:
@@ -251,7 +264,8 @@ class Predictor:
     def predict_batch(self, images: list[np.ndarray], cancel: threading.Event | None = None) -> list[np.ndarray]:
         """Labels for same-size images in one forward pass (falls back to one by one on OOM)."""
         images = [self._check_image(im) for im in images]
-        if len({im.shape for im in images}) > 1 or max(images[0].shape[:2]) > self.tile_size:
+        if (len({im.shape for im in images}) > 1 or max(images[0].shape[:2]) > self.tile_size
+                or self.input_resize != 1.0):
             return [self.predict(im, cancel=cancel) for im in images]
         _check(cancel)
         try:
@@ -323,6 +337,22 @@ class Predictor:
                         progress(done, total)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: Above this many output values (K x H x W), probabilities are not upsampled
+#: bilinearly (memory); the low-resolution labels are upsampled nearest instead.
+_MAX_UPSAMPLED_VALUES = 64_000_000
+
+
+def _resize_probs(probs: np.ndarray, labels: np.ndarray, h: int, w: int, return_probs: bool):
+    """Labels (and probabilities) at h x w from a prediction made on a resized image."""
+    k = probs.shape[0]
+    if not return_probs and k * h * w > _MAX_UPSAMPLED_VALUES:
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+    up = torch.nn.functional.interpolate(torch.from_numpy(probs)[None], size=(h, w), mode="bilinear",
+                                         align_corners=False)[0]
+    out = up.argmax(0).to(torch.uint8).numpy()
+    return (out, up.numpy()) if return_probs else out
 
 
 def _check(cancel: threading.Event | None) -> None:

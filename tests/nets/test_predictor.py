@@ -287,3 +287,28 @@ def test_autocast_and_channels_last_paths_run_and_inference_mode_is_on():
     assert labels.shape == fp32.shape and (labels == fp32).mean() > 0.7
     with pytest.raises(ModelError, match="precision"):
         Predictor(model, card, device="cpu", precision="int8")
+
+
+def test_input_resize_from_the_card_predicts_at_reduced_size_and_returns_full_size(tmp_path):
+    import cv2
+
+    torch.manual_seed(0)
+    model = build_model("segnet-basic", 5, width=0.125).eval()
+    card = make_card("segnet-basic", 0.125, LS5)
+    card["input"]["resize"] = 0.5
+    image = _image(48, 64)
+    labels, probs = Predictor(model, card, device="cpu").predict(image, return_probs=True)
+    assert labels.shape == (48, 64) and probs.shape == (5, 48, 64)
+    # Same as running the network on the half-size image and upsampling its probabilities.
+    small = cv2.resize(image, (32, 24), interpolation=cv2.INTER_AREA)
+    plain = dict(card, input=dict(card["input"], resize=1.0))
+    _, small_probs = Predictor(model, plain, device="cpu").predict(small, return_probs=True)
+    up = torch.nn.functional.interpolate(torch.from_numpy(small_probs)[None], size=(48, 64), mode="bilinear",
+                                         align_corners=False)[0]
+    assert np.allclose(probs, up.numpy(), atol=1e-6)
+    assert (labels == up.argmax(0).numpy()).all()
+    # predict_batch and the card check agree with it.
+    assert (Predictor(model, card, device="cpu").predict_batch([image])[0] == labels).all()
+    card["input"]["resize"] = 0
+    with pytest.raises(ModelError, match="input.resize"):
+        Predictor(model, card, device="cpu")
