@@ -11,6 +11,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("segstudio.commands.cmd_predict", "predict label PNGs for images with a model"),
     "models": ("segstudio.commands.cmd_models", "list the models found, with their cards"),
     "export": ("segstudio.commands.cmd_export", "export masks as Pascal VOC or COCO JSON"),
-    "import": ("segstudio.commands.cmd_import", "import COCO / labelme / CVAT annotations as label PNGs"),
+    "import": ("segstudio.commands.cmd_import", "import VOC / COCO / labelme / CVAT annotations as label PNGs"),
     "train": ("segstudio.commands.cmd_train", "train or fine-tune a model on image + mask folders"),
 }
