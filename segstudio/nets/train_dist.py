@@ -36,14 +36,6 @@ class DistContext:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
 
-    def any_flag(self, flag: bool) -> bool:
-        """True on every rank if `flag` is true on any rank (stop / cancel agreement)."""
-        if not self.distributed:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
-
     def any_flags(self, *flags: bool) -> tuple[bool, ...]:
         """Each flag OR-ed over all ranks, in one collective call."""
         if not self.distributed:
@@ -51,13 +43,6 @@ class DistContext:
         t = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return tuple(bool(v > 0) for v in t.tolist())
-
-    def broadcast_float(self, value: float) -> float:
-        if not self.distributed:
-            return value
-        t = torch.tensor([value], dtype=torch.float64, device=self.device)
-        dist.broadcast(t, 0)
-        return float(t.item())
 
     def barrier(self) -> None:
         if self.distributed:

@@ -8,12 +8,14 @@ segstudio's format with a filled model card, resume, a time budget,
 cancellation between steps, and DistributedDataParallel under torchrun
 (`train_dist.py`). Qt-free: the GUI and the CLI only supply callbacks.
 
-Files written to `config.out` (rank 0 only):
-  best.safetensors / best.json    best validation figure so far (written as soon as an epoch improves)
-  last.safetensors / last.json    the latest weights (every epoch, on cancel and at the end)
-  last.state.pt                   optimiser state and counters for --resume (tensors only)
-  train-config.json               the effective settings: `segstudio train --config` reruns them
-  train-log.jsonl                 one JSON line per epoch
+Files written to `config.out` (rank 0 only; NAME is the model name, `--name`):
+  NAME.safetensors / NAME.json            best validation figure so far (written as soon as an
+                                          epoch improves); without validation, the latest weights
+  NAME-last.safetensors / NAME-last.json  the latest weights (every epoch, on cancel and at the end)
+  NAME-last.state.pt                      optimiser state and counters for resuming (tensors only;
+                                          NAME.state.pt without validation)
+  train-config.json                       the effective settings: `segstudio train --config` reruns them
+  train-log.jsonl                         one JSON line per epoch
 """
 
 from __future__ import annotations
