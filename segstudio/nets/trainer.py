@@ -335,6 +335,10 @@ class Trainer:
 
         card = copy.deepcopy(card)
         card["training"] = self._training_section(epoch, kind)
+        # The predictor resizes images by this factor first: a model trained at half size predicts at half size.
+        card["input"].pop("resize", None)
+        if self.cfg.scale and self.cfg.scale != 1.0 and not self.cfg.size:
+            card["input"]["resize"] = float(self.cfg.scale)
         if metrics:
             card["metrics"] = {**{k: metrics[k] for k in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")},
                                "split": "validation", "images": len(self.split.val),

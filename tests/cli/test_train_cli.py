@@ -33,6 +33,22 @@ def test_train_on_a_camvid_layout_prints_epochs_and_writes_checkpoints(data, tmp
     assert "best: " in text and str(out / "demo.safetensors") in text
     card = read_card(out / "demo.safetensors")
     assert card["name"] == "demo" and card["training"]["resolution"] == {"scale": 0.5}
+    assert card["input"]["resize"] == 0.5  # the predictor shrinks images the same way
+    # the validation figures are those of the predictor on the images (full-size masks, nearest-resized)
+    import numpy as np
+
+    from segstudio.core.imageio import load_image, read_label_png
+    from segstudio.core.metrics import ConfusionMatrix
+    from segstudio.nets.predictor import Predictor
+
+    pred = Predictor.from_checkpoint(out / "demo.safetensors", device="cpu")
+    cm = ConfusionMatrix(3)
+    for stem in ("val_000", "val_001"):
+        labels = pred.predict(load_image(data / "val" / f"{stem}.png"))
+        assert labels.shape == (24, 32)
+        gt = read_label_png(data / "valannot" / f"{stem}.png")
+        cm.update(gt[::2, ::2], labels[::2, ::2])  # 2x nearest downscale = the trainer's validation masks
+    assert np.isclose(cm.scores().pixel_accuracy, card["metrics"]["pixel_accuracy"], atol=0.15)
     assert card["training"]["recipe"]["hflip"] is True
     assert len(card["training"]["data"]["class_weights"]) == 3
     assert set(card["metrics"]) >= {"pixel_accuracy", "mean_accuracy", "mean_iou"}
