@@ -100,3 +100,29 @@ def test_a_folder_without_masks_cannot_start(qtbot, tmp_path):
     dlg = TrainDialog(None, tmp_path / "images", tmp_path / "masks", SHAPES_LABELSET, lambda p: None)
     qtbot.addWidget(dlg)
     assert "0 annotated image(s)" in dlg.data_label.text() and not dlg.start_button.isEnabled()
+
+
+def test_train_from_the_main_window_then_predict_with_the_new_model(make_window, qtbot, folder):
+    """Model → Train on My Annotations…: the trained model is selected and predicts at once."""
+    win = make_window(folder / "images", labels=SHAPES_LABELSET, masks=folder / "masks")
+    win.act_train.trigger()
+    from segstudio.gui.train_dialog import TrainDialog
+
+    dlg = next(d for d in win._dialogs if isinstance(d, TrainDialog))
+    assert dlg.isVisible() and not dlg.isModal()
+    dlg.arch.setCurrentIndex(dlg.arch.findData("segnet-basic"))
+    dlg.width_spin.setValue(0.125)
+    dlg.epochs.setValue(1)
+    dlg.batch.setValue(2)
+    dlg.name.setText("from-window")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    expected = paths.user_models_dir() / "from-window.safetensors"
+    assert win.model_path == expected
+    assert expected in [p for _, p in win.models]
+    assert win.act_predict.isEnabled()
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
+        win.act_predict.trigger()
+    assert sig.args == [False]
+    assert win.canvas.labels.max() < 3  # the new model's classes
+    dlg.close()
