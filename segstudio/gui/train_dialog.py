@@ -23,9 +23,9 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from segstudio import paths
 from segstudio.core.errors import SegstudioError
@@ -115,6 +115,9 @@ class TrainDialog(QDialog):
         self.losses: tuple[list[float], list[float]] = ([], [])
         self.val_miou: tuple[list[float], list[float]] = ([], [])
         self._build()
+        app = QApplication.instance()
+        if app is not None:  # quitting the studio mid-run: stop the trainer, do not kill its thread
+            app.aboutToQuit.connect(self.stop)
 
     # --- layout -------------------------------------------------------------------
     def _build(self) -> None:
@@ -272,7 +275,8 @@ class TrainDialog(QDialog):
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(thread.quit)
+        # Direct: quit from the worker thread itself, so stop() can wait without the GUI loop.
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(lambda: self._set_running(False))
         self.thread, self.worker = thread, worker
         thread.start()
@@ -331,8 +335,13 @@ class TrainDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"Training failed: {message}")
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def stop(self, timeout_ms: int = 60000) -> None:
+        """Cancel a running job and wait for its thread (the trainer stops between two steps)."""
         if self.thread is not None and self.thread.isRunning():
             self.cancel_event.set()
-            self.thread.wait(60000)
+            self.thread.quit()  # the event loop ends once the worker's run() returns
+            self.thread.wait(timeout_ms)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.stop()
         super().closeEvent(event)

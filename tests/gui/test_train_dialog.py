@@ -126,3 +126,15 @@ def test_train_from_the_main_window_then_predict_with_the_new_model(make_window,
     assert sig.args == [False]
     assert win.canvas.labels.max() < 3  # the new model's classes
     dlg.close()
+
+
+def test_closing_the_dialog_mid_run_stops_the_trainer(qtbot, folder):
+    dlg = make_dialog(qtbot, folder, [])
+    dlg.epochs.setValue(1000)
+    dlg.name.setText("closed-run")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dlg.losses[0]) >= 1, timeout=60000)
+    dlg.close()
+    assert not dlg.thread.isRunning() and dlg.cancel_event.is_set()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10000)
+    assert dlg.result.stopped == "cancelled"
