@@ -186,8 +186,9 @@ class ConsoleProgress:
                 line += (f" | val pixel acc {_pct(p.val['pixel_accuracy'])} mean acc {_pct(p.val['mean_accuracy'])} "
                          f"mIoU {_pct(p.val['mean_iou'])}")
             print(line, flush=True)
-        elif p.kind == "checkpoint":
-            pass
+        elif p.kind == "checkpoint" and p.message == "best":
+            self._clear()
+            print(f"  saved best so far: {p.path}", flush=True)
         elif p.kind == "done":
             self._clear()
 

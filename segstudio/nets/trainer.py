@@ -231,16 +231,17 @@ class Trainer:
         if workers is None:
             workers = 0 if ds._cache is not None else min(2, max(0, (os.cpu_count() or 1) - 1))
         sampler = None
+        pin = ctx.device.type == "cuda"
         if shuffle:
             sampler = DistributedSampler(ds, num_replicas=ctx.world_size if shard else 1,
                                          rank=ctx.rank if shard else 0, shuffle=True, seed=cfg.seed)
             loader = DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
-                                collate_fn=pad_collate, persistent_workers=workers > 0)
+                                collate_fn=pad_collate, persistent_workers=workers > 0, pin_memory=pin)
         else:
             idx = list(range(len(ds)))[ctx.rank::ctx.world_size] if shard else list(range(len(ds)))
             sub = torch.utils.data.Subset(ds, idx)
             loader = DataLoader(sub, batch_size=cfg.batch_size, shuffle=False, num_workers=workers,
-                                collate_fn=pad_collate)
+                                collate_fn=pad_collate, pin_memory=pin)
         return loader, sampler
 
     def _normaliser(self, card: dict):

@@ -31,6 +31,7 @@ def test_train_on_a_camvid_layout_prints_epochs_and_writes_checkpoints(data, tmp
     assert len([line for line in text.splitlines() if line.startswith("epoch ")]) == 2
     assert "val pixel acc" in text and "mIoU" in text
     assert "best: " in text and str(out / "demo.safetensors") in text
+    assert text.count("saved best so far") >= 1
     card = read_card(out / "demo.safetensors")
     assert card["name"] == "demo" and card["training"]["resolution"] == {"scale": 0.5}
     assert card["input"]["resize"] == 0.5  # the predictor shrinks images the same way
