@@ -141,5 +141,6 @@ def test_dataset_items_are_deterministic_per_epoch_and_collate_pads(tmp_path):
     assert xs.shape == (3, 3, h, w) and ys.shape == (3, h, w) and idx.tolist() == [0, 1, 2]
     small = min(range(3), key=lambda i: ds[i][0].shape[1] * ds[i][0].shape[2])
     sh, sw = ds[small][1].shape
-    if (sh, sw) != (h, w):
-        assert (ys[small, sh:, :] == IGNORE).all() and (ys[small, :, sw:] == IGNORE).all()
+    assert len(sizes) > 1 and (sh, sw) != (h, w)  # random scaling gave different sizes
+    assert (ys[small, sh:, :] == IGNORE).all() and (ys[small, :, sw:] == IGNORE).all()
+    assert ys[small, :sh, :sw].equal(ds[small][1]) and xs[small, :, :sh, :sw].equal(ds[small][0])
