@@ -224,3 +224,21 @@ def test_recipes_load_and_unknown_keys_are_named(tmp_path):
     bad.write_text('optimizer = "adam"\n')
     with pytest.raises(ConfigError, match="optimizer must be one of"):
         TrainConfig.from_dict(load_recipe(bad), str(bad))
+
+
+def test_bn_statistics_are_recomputed_as_the_training_set_average():
+    from torch import nn
+
+    from segstudio.nets.train_dist import DistContext
+
+    t = Trainer(TrainConfig())
+    t.ctx = DistContext()
+    model = nn.Sequential(nn.BatchNorm2d(3))
+    model[0].running_mean.fill_(7.0)
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randint(0, 255, (2, 3, 4, 5), generator=g, dtype=torch.uint8), None, None) for _ in range(3)]
+    assert t.recompute_bn(model, batches, lambda x: x.float())
+    data = torch.cat([x for x, _, _ in batches]).float()
+    torch.testing.assert_close(model[0].running_mean, data.mean(dim=(0, 2, 3)))
+    assert model[0].momentum == 0.1 and not model.training
+    assert not t.recompute_bn(nn.Sequential(nn.Conv2d(3, 3, 1)), batches, lambda x: x.float())  # no BN
