@@ -338,8 +338,8 @@ class Trainer:
         card["training"] = self._training_section(epoch, kind)
         # The predictor resizes images by this factor first: a model trained at half size predicts at half size.
         card["input"].pop("resize", None)
-        if self.cfg.scale and self.cfg.scale != 1.0 and not self.cfg.size:
-            card["input"]["resize"] = float(self.cfg.scale)
+        if self.input_resize != 1.0:
+            card["input"]["resize"] = self.input_resize
         if metrics:
             card["metrics"] = {**{k: metrics[k] for k in ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")},
                                "split": "validation", "images": len(self.split.val),
@@ -351,6 +351,22 @@ class Trainer:
         self._emit(Progress("checkpoint", epoch=epoch, epochs=self.cfg.epochs, path=str(path),
                             message=kind, elapsed_s=time.monotonic() - self.t0))
         return Path(path)
+
+    def _input_resize(self) -> float:
+        """The factor the predictor should shrink images by: --scale, or what --size means for
+        training images that all have one size and aspect ratio (else 1: predict at full size)."""
+        cfg = self.cfg
+        if not cfg.size:
+            return float(cfg.scale or 1.0)
+        from segstudio.core.imageio import image_size
+
+        w, h = parse_size(cfg.size)
+        sizes = {image_size(s.image) for s in self.split.train}
+        if len(sizes) == 1:
+            (w0, h0), = sizes
+            if abs(w / w0 - h / h0) < 0.01 * (w / w0):
+                return round(w / w0, 6)
+        return 1.0
 
     def ckpt_path(self, kind: str) -> Path:
         """best: `<name>.safetensors`; last: `<name>-last.safetensors`, or `<name>.safetensors` when
@@ -467,6 +483,7 @@ class Trainer:
         card["name"] = self.name
         model.to(ctx.device)
         self.hardware = _hardware(ctx)
+        self.input_resize = self._input_resize()
         train_ds, plain_ds, val_ds, cached = self._datasets(self.split, k)
         self._log(f"{card['arch']} width {card.get('width')} · {k} classes · "
                   f"{len(self.split.train)} training / {len(self.split.val)} validation images · "

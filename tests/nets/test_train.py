@@ -242,3 +242,12 @@ def test_bn_statistics_are_recomputed_as_the_training_set_average():
     torch.testing.assert_close(model[0].running_mean, data.mean(dim=(0, 2, 3)))
     assert model[0].momentum == 0.1 and not model.training
     assert not t.recompute_bn(nn.Sequential(nn.Conv2d(3, 3, 1)), batches, lambda x: x.float())  # no BN
+
+
+def test_input_resize_in_the_card_follows_the_training_size(small, tmp_path):
+    r = train(config(small, tmp_path / "a", epochs=1, size="16x12"))  # images are 32x24: half size
+    assert read_card(r.best_path)["input"]["resize"] == 0.5
+    r = train(config(small, tmp_path / "b", epochs=1, size="16x16"))  # another aspect ratio
+    assert "resize" not in read_card(r.best_path)["input"]
+    r = train(config(small, tmp_path / "c", epochs=1, scale=0.75))
+    assert read_card(r.best_path)["input"]["resize"] == 0.75
