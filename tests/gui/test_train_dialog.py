@@ -10,6 +10,12 @@ from segstudio.nets.checkpoint import load_checkpoint
 from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
 
 
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """Models trained here go to this test's own user folder, not the session's shared one."""
+    monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture
 def folder(tmp_path):
     return write_shapes_dataset(tmp_path / "data", n_train=6, n_val=0, size=(32, 24))
