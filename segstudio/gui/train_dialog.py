@@ -200,10 +200,14 @@ class TrainDialog(QDialog):
             self.start_from.addItem(f"From model: {info.name}", str(info.path))
 
     def _start_changed(self) -> None:
+        self._arch_enabled()
+        self.lr.setText("0.0001" if self.start_from.currentData() is not None else "0.001")
+
+    def _arch_enabled(self) -> None:
+        """Architecture and width come from the model when fine-tuning."""
         fine_tune = self.start_from.currentData() is not None
         self.arch.setEnabled(not fine_tune)
         self.width_spin.setEnabled(not fine_tune)
-        self.lr.setText("0.0001" if fine_tune else "0.001")
 
     def _default_name(self) -> str:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.images_dir.name).strip("-") or "images"
@@ -293,7 +297,7 @@ class TrainDialog(QDialog):
                   self.batch, self.lr, self.name, self.start_button):
             w.setEnabled(not running)
         if not running:
-            self._start_changed()
+            self._arch_enabled()
         self.cancel_button.setEnabled(running)
 
     # --- progress (GUI thread) ---------------------------------------------------

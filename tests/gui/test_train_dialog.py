@@ -40,6 +40,7 @@ def test_one_epoch_job_runs_on_a_worker_plots_and_adds_the_model(qtbot, folder):
     assert "6 annotated image(s)" in dlg.data_label.text()
     assert dlg.val_share.value() == 20  # a validation share is proposed for 5+ images
     dlg.epochs.setValue(1)
+    dlg.lr.setText("0.002")
     dlg.name.setText("my-shapes")
     ticks = []
     timer = QTimer(dlg)
@@ -62,12 +63,18 @@ def test_one_epoch_job_runs_on_a_worker_plots_and_adds_the_model(qtbot, folder):
     assert card["name"] == "my-shapes" and card["labelset"]["name"] == "shapes"
     assert "my-shapes" in dlg.status.text()
     assert dlg.start_button.isEnabled() and not dlg.cancel_button.isEnabled()
+    assert dlg.lr.text() == "0.002"  # the user's settings stay for the next run
+    assert card["training"]["recipe"]["lr"] == 0.002 and card["training"]["recipe"]["optimizer"] == "adamw"
     # it is offered as a starting point next time
     from segstudio.gui.train_dialog import TrainDialog
 
     again = TrainDialog(None, folder / "images", folder / "masks", SHAPES_LABELSET, ready.append)
     qtbot.addWidget(again)
     assert any(again.start_from.itemData(i) == str(expected) for i in range(again.start_from.count()))
+    again.start_from.setCurrentIndex(again.start_from.findData(str(expected)))
+    assert not again.arch.isEnabled() and again.lr.text() == "0.0001"  # fine-tuning defaults
+    cfg = again.make_config()
+    assert cfg.init == str(expected) and cfg.arch is None and cfg.labels == SHAPES_LABELSET.to_dict()
 
 
 def test_cancel_stops_the_worker_cleanly(qtbot, folder):
