@@ -10,28 +10,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
 from segstudio.core.coco_format import export_coco
 from segstudio.core.labels import LabelSet
 from segstudio.core.voc_format import export_voc
 
-from .batch_worker import BatchRunner
+from .batch_dialog import BatchJobDialog
 
 TITLES = {"voc": "Export as Pascal VOC", "coco": "Export as COCO JSON"}
 
 
-class ExportDialog(QDialog):
+class ExportDialog(BatchJobDialog):
+    verb = "Export"
+    running_text = "Exporting…"
+    failed_text = "Export failed; nothing was written."
+    cancelled_text = "Export cancelled; nothing was written."
+
     def __init__(self, parent: QWidget | None, images_dir: Path, masks_dir: Path, labelset: LabelSet, fmt: str):
-        super().__init__(parent)
         if fmt not in TITLES:
             raise ValueError(f"fmt must be 'voc' or 'coco', not {fmt!r}")
+        super().__init__(parent)
         self.images_dir, self.masks_dir, self.labelset, self.fmt = Path(images_dir), Path(masks_dir), labelset, fmt
-        self.state = "idle"  # idle, running, done, cancelled, failed
-        self.summary = None
-        self.runner = BatchRunner(self)
         self.setWindowTitle(TITLES[fmt])
         self.setMinimumWidth(560)
 
@@ -65,26 +66,8 @@ class ExportDialog(QDialog):
         self.overwrite_check = QCheckBox("Replace the output if it exists")
         form.addRow("", self.overwrite_check)
 
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setValue(0)
-        self.summary_view = QPlainTextEdit()
-        self.summary_view.setReadOnly(True)
         self.summary_view.setPlaceholderText("The summary appears here when the export finishes.")
-        self.start_button = QPushButton("Export")
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Close")
-        self.cancel_button.clicked.connect(self._cancel_or_close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.progress_bar)
-        lay.addWidget(self.summary_view, 1)
-        lay.addLayout(buttons)
+        self._lay_out(form)
 
     def _default_output(self) -> Path:
         base = self.images_dir.parent / f"{self.images_dir.name}-{'voc' if self.fmt == 'voc' else 'coco'}"
@@ -117,58 +100,4 @@ class ExportDialog(QDialog):
         if not self.out_edit.text().strip():
             self.summary_view.setPlainText("Choose where to write the export.")
             return
-        self.state = "running"
-        self.summary = None
-        self.summary_view.setPlainText("Exporting…")
-        self.progress_bar.setRange(0, 0)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setText("Cancel")
-        worker = self.runner.start(self._job())
-        worker.progress.connect(self._on_progress)
-        worker.succeeded.connect(self._on_done)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
-
-    def _on_progress(self, i: int, n: int) -> None:
-        self.progress_bar.setRange(0, max(1, n))
-        self.progress_bar.setValue(i)
-
-    def _finish(self, state: str, text: str) -> None:
-        self.state = state
-        self.summary_view.setPlainText(text)
-        self.start_button.setEnabled(True)
-        self.start_button.setText("Export again" if state == "done" else "Export")
-        self.cancel_button.setText("Close")
-        self.cancel_button.setEnabled(True)
-        if self.progress_bar.maximum() == 0:
-            self.progress_bar.setRange(0, 1)
-
-    def _on_done(self, summary) -> None:
-        self.summary = summary
-        self.progress_bar.setValue(self.progress_bar.maximum())
-        self._finish("done", "\n".join(summary.lines()))
-
-    def _on_failed(self, message: str, _exc) -> None:
-        self._finish("failed", f"Export failed; nothing was written.\n\n{message}")
-
-    def _on_cancelled(self) -> None:
-        self.progress_bar.setValue(0)
-        self._finish("cancelled", "Export cancelled; nothing was written.")
-
-    def _cancel_or_close(self) -> None:
-        if self.state == "running":
-            self.cancel_button.setEnabled(False)
-            self.cancel_button.setText("Cancelling…")
-            self.runner.cancel()
-        else:
-            self.accept() if self.state == "done" else self.reject()
-
-    def done(self, code: int) -> None:  # noqa: D401 (Qt API) - also called on Esc / window close
-        if self.runner.running():
-            self.runner.cancel()
-            self.runner.stop()
-        super().done(code)
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        self.runner.stop()
-        super().closeEvent(event)
+        self._run(self._job())

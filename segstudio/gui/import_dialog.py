@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QWidget)
 
 from segstudio.core.batchio import UnknownClassesError, parse_mapping
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
+
+from .batch_dialog import BatchJobDialog
 
 KINDS = {
     "voc": ("Import a Pascal VOC folder", "VOC folder (with SegmentationClass/)"),
@@ -42,17 +44,17 @@ def importer(kind: str):
     return import_cvat
 
 
-class ImportDialog(QDialog):
+class ImportDialog(BatchJobDialog):
+    verb = "Import"
+    running_text = "Importing…"
+    failed_text = "Import failed; no mask was changed."
+    cancelled_text = "Import cancelled; no mask was changed."
+
     def __init__(self, parent: QWidget | None, images_dir: Path, masks_dir: Path, labelset: LabelSet, kind: str):
-        super().__init__(parent)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        from .batch_worker import BatchRunner
-
+        super().__init__(parent)
         self.images_dir, self.masks_dir, self.labelset, self.kind = Path(images_dir), Path(masks_dir), labelset, kind
-        self.state = "idle"
-        self.summary = None
-        self.runner = BatchRunner(self)
         title, what = KINDS[kind]
         self.setWindowTitle(title)
         self.setMinimumWidth(600)
@@ -87,23 +89,7 @@ class ImportDialog(QDialog):
             note.setWordWrap(True)
             form.addRow("", note)
 
-        self.progress_bar = QProgressBar()
-        self.summary_view = QPlainTextEdit()
-        self.summary_view.setReadOnly(True)
-        self.start_button = QPushButton("Import")
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Close")
-        self.cancel_button.clicked.connect(self._cancel_or_close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.progress_bar)
-        lay.addWidget(self.summary_view, 1)
-        lay.addLayout(buttons)
+        self._lay_out(form)
 
     def _browse(self) -> None:
         start = self.src_edit.text() or str(self.images_dir.parent)
@@ -135,59 +121,16 @@ class ImportDialog(QDialog):
             kw["fill"] = self.fill_combo.currentData()
         fn = importer(self.kind)
         images, masks, ls = self.images_dir, self.masks_dir, self.labelset
-        self.state = "running"
-        self.summary_view.setPlainText("Importing…")
-        self.progress_bar.setRange(0, 0)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setText("Cancel")
-        worker = self.runner.start(lambda progress, cancelled: fn(Path(src).expanduser(), images, ls, masks,
-                                                                   progress=progress, cancelled=cancelled, **kw))
-        worker.progress.connect(self._on_progress)
-        worker.succeeded.connect(self._on_done)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
+        self._run(lambda progress, cancelled: fn(Path(src).expanduser(), images, ls, masks,
+                                                 progress=progress, cancelled=cancelled, **kw))
 
-    def _on_progress(self, i: int, n: int) -> None:
-        self.progress_bar.setRange(0, max(1, n))
-        self.progress_bar.setValue(i)
-
-    def _finish(self, state: str, text: str) -> None:
-        self.state = state
-        self.summary_view.setPlainText(text)
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Close")
-        if self.progress_bar.maximum() == 0:
-            self.progress_bar.setRange(0, 1)
-
-    def _on_done(self, summary) -> None:
-        self.summary = summary
-        self.progress_bar.setValue(self.progress_bar.maximum())
-        self._finish("done", "\n".join(summary.lines()))
-
-    def _on_failed(self, message: str, exc) -> None:
-        text = f"Import failed; no mask was changed.\n\n{message}"
+    def describe_failure(self, message: str, exc) -> str:
+        text = super().describe_failure(message, exc)
         if isinstance(exc, UnknownClassesError):
             text += ("\n\nTick 'Skip classes that are not in the label set', or map them "
                      "(one 'name=class' per line), then import again.")
-        self._finish("failed", text)
+        return text
 
-    def _on_cancelled(self) -> None:
-        self._finish("cancelled", "Import cancelled; no mask was changed.")
-
-    def _cancel_or_close(self) -> None:
-        if self.state == "running":
-            self.cancel_button.setEnabled(False)
-            self.cancel_button.setText("Cancelling…")
-            self.runner.cancel()
-        elif self.summary is not None and self.summary.written:
-            self.accept()
-        else:
-            self.reject()
-
-    def done(self, code: int) -> None:  # noqa: D401 (Qt API)
-        if self.runner.running():
-            self.runner.stop()
-        if self.summary is not None and self.summary.written:
-            code = QDialog.DialogCode.Accepted  # masks changed on disk: the caller must reload them
-        super().done(code)
+    def accepts_on_close(self) -> bool:
+        # Masks changed on disk: the caller must reload them, however the dialog is closed.
+        return self.summary is not None and bool(self.summary.written)
