@@ -57,6 +57,20 @@ class Pairing:
     orphan_masks: list[str] = field(default_factory=list)  # masks with no image
 
 
+def _listed(names: list[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def unpaired_lines(unannotated: list[str], orphan_masks: list[str]) -> list[str]:
+    """Summary lines about images without masks and masks without images (not exported)."""
+    out = []
+    if unannotated:
+        out.append(f"{len(unannotated)} image(s) without a mask were not exported: {_listed(unannotated)}")
+    if orphan_masks:
+        out.append(f"{len(orphan_masks)} mask(s) without an image were not exported: {_listed(orphan_masks)}")
+    return out
+
+
 def pair_images_masks(images_dir: str | Path, masks_dir: str | Path) -> Pairing:
     """Pair `images_dir/<stem>.<ext>` with `masks_dir/<stem>.png`."""
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)

@@ -54,7 +54,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .batchio import (CancelFn, ClassMapper, ImportSummary, MaskPair, ProgressFn, UnknownClassesError, check_cancel,
-                      pair_images_masks, read_mask_for, report, staged_file)
+                      pair_images_masks, read_mask_for, report, staged_file, unpaired_lines)
 from .errors import SegstudioError
 from .imageio import image_size
 from .labels import LabelSet
@@ -200,13 +200,7 @@ class CocoExportSummary:
         if self.checked:
             out.append("checked: loads with pycocotools and decodes back "
                        + ("exactly to the source masks" if self.segmentation == "rle" else "to the polygons written"))
-        if self.unannotated:
-            out.append(f"{len(self.unannotated)} image(s) without a mask were not exported: "
-                       + ", ".join(self.unannotated[:10]) + (" ..." if len(self.unannotated) > 10 else ""))
-        if self.orphan_masks:
-            out.append(f"{len(self.orphan_masks)} mask(s) without an image were not exported: "
-                       + ", ".join(self.orphan_masks[:10]) + (" ..." if len(self.orphan_masks) > 10 else ""))
-        return out
+        return out + unpaired_lines(self.unannotated, self.orphan_masks)
 
 
 def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet, out_file: str | Path, *,

@@ -37,7 +37,7 @@ from PIL import Image
 
 from .batchio import (Cancelled, CancelFn, ClassMapper, ImportSummary, MaskPair, ProgressFn, UnknownClassesError,
                       check_cancel, commit_files, images_by_name, pair_images_masks, read_mask_for, report,
-                      staged_dir)
+                      staged_dir, unpaired_lines)
 from .errors import ImageLoadError, SegstudioError
 from .imageio import image_size, load_image, read_label_png
 from .labels import LabelSet, read_class_names, read_cvat_labelmap
@@ -83,13 +83,7 @@ class VocExportSummary:
         for why, names in sorted(reasons.items()):
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             out.append(f"  {len(names)} re-encoded ({why}): {shown}")
-        if self.unannotated:
-            out.append(f"{len(self.unannotated)} image(s) without a mask were not exported: "
-                       + ", ".join(self.unannotated[:10]) + (" ..." if len(self.unannotated) > 10 else ""))
-        if self.orphan_masks:
-            out.append(f"{len(self.orphan_masks)} mask(s) without an image were not exported: "
-                       + ", ".join(self.orphan_masks[:10]) + (" ..." if len(self.orphan_masks) > 10 else ""))
-        return out
+        return out + unpaired_lines(self.unannotated, self.orphan_masks)
 
 
 def split_stems(stems: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:

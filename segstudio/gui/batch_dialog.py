@@ -71,11 +71,9 @@ class BatchJobDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
-        worker = self.runner.start(job)
-        worker.progress.connect(self._on_progress)
-        worker.succeeded.connect(self._on_done)
-        worker.failed.connect(lambda message, exc: self._finish("failed", self.describe_failure(message, exc)))
-        worker.cancelled.connect(self._on_cancelled)
+        self.runner.start(job, on_progress=self._on_progress, on_succeeded=self._on_done,
+                          on_failed=lambda message, exc: self._finish("failed", self.describe_failure(message, exc)),
+                          on_cancelled=self._on_cancelled)
 
     def _on_progress(self, i: int, n: int) -> None:
         self.progress_bar.setRange(0, max(1, n))

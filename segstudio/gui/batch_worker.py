@@ -62,7 +62,11 @@ class BatchWorker(QObject):
 
 
 class BatchRunner(QObject):
-    """Owns one thread + worker at a time; `start(fn)` returns the worker to connect to."""
+    """Owns one thread + worker at a time.
+
+    `start` connects the handlers before the thread starts: a job that finishes
+    at once must not emit its outcome before anyone listens.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -74,7 +78,9 @@ class BatchRunner(QObject):
         """True until the job's function has returned (the thread may still be winding down)."""
         return self._active.is_set()
 
-    def start(self, fn: Callable[..., object]) -> BatchWorker:
+    def start(self, fn: Callable[..., object], *, on_progress: Callable[[int, int], None],
+              on_succeeded: Callable[[object], None], on_failed: Callable[[str, object], None],
+              on_cancelled: Callable[[], None]) -> BatchWorker:
         if self.running():
             raise RuntimeError("a batch job is already running")
         if self.thread is not None:
@@ -85,6 +91,10 @@ class BatchRunner(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)
+        worker.progress.connect(on_progress)
+        worker.succeeded.connect(on_succeeded)
+        worker.failed.connect(on_failed)
+        worker.cancelled.connect(on_cancelled)
         self.thread, self.worker = thread, worker
         thread.start()
         return worker

@@ -258,11 +258,9 @@ class EvalDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        worker = self.runner.start(job)
-        worker.progress.connect(self._on_progress)
-        worker.succeeded.connect(self._on_done)
-        worker.failed.connect(lambda msg, _e: self._finish("failed", f"Evaluation failed: {msg}"))
-        worker.cancelled.connect(lambda: self._finish("cancelled", "Evaluation cancelled."))
+        self.runner.start(job, on_progress=self._on_progress, on_succeeded=self._on_done,
+                          on_failed=lambda msg, _e: self._finish("failed", f"Evaluation failed: {msg}"),
+                          on_cancelled=lambda: self._finish("cancelled", "Evaluation cancelled."))
 
     def _on_progress(self, i: int, n: int) -> None:
         self.progress_bar.setRange(0, max(1, n))

@@ -31,7 +31,7 @@ from .class_panel import ClassPanel
 from .document import ImageDocument
 from .file_list import FileList
 from .image_loader import Prefetcher
-from .predict_worker import ModelCache
+from .predict_worker import ModelCache, PredictionRun
 from .window_dialogs import DialogsMixin
 from .window_gt import GroundTruthMixin
 from .window_models import ModelsMixin, _ModelScan

@@ -44,6 +44,17 @@ def bn_init(bn: nn.BatchNorm2d) -> None:
     nn.init.zeros_(bn.bias)
 
 
+def init_children(module: nn.Module, only: set[str] | None = None) -> None:
+    """He-initialise a module's direct conv children and reset its BNs; `only` limits it to those names."""
+    for name, m in module.named_children():
+        if only is not None and name not in only:
+            continue
+        if isinstance(m, nn.Conv2d):
+            he_init(m)
+        elif isinstance(m, nn.BatchNorm2d):
+            bn_init(m)
+
+
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
     """Weights of a ConvTranspose2d doing bilinear upsampling, class c -> class c only.
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fcn import VGG16_STAGES
-from .layers import bn_init, he_init, scaled
+from .layers import init_children, scaled
 
 
 def _pool(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:
@@ -63,13 +63,7 @@ class SegNet(nn.Module):
 
     def initialise(self, only: set[str] | None = None) -> None:
         """He-initialised convs, unit BN; `only` limits it to the named layers."""
-        for name, m in self.named_children():
-            if only is not None and name not in only:
-                continue
-            if isinstance(m, nn.Conv2d):
-                he_init(m)
-            elif isinstance(m, nn.BatchNorm2d):
-                bn_init(m)
+        init_children(self, only)
 
     def _cbr(self, name: str, h: torch.Tensor) -> torch.Tensor:
         return F.relu(getattr(self, name + "_bn")(getattr(self, name)(h)), inplace=True)
@@ -118,13 +112,7 @@ class SegNetBasic(nn.Module):
 
     def initialise(self, only: set[str] | None = None) -> None:
         """He-initialised convs, unit BN; `only` limits it to the named layers."""
-        for name, m in self.named_children():
-            if only is not None and name not in only:
-                continue
-            if isinstance(m, nn.Conv2d):
-                he_init(m)
-            elif isinstance(m, nn.BatchNorm2d):
-                bn_init(m)
+        init_children(self, only)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm(x)

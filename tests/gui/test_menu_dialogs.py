@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QWidget
 
 from segstudio.core.imageio import write_label_png
