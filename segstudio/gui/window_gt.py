@@ -55,13 +55,23 @@ class GroundTruthMixin:
         self.canvas.set_show_disagreement(on)
 
     def gt_scores(self):
-        """(pixel accuracy, mIoU) of the current mask against its ground truth, or None."""
+        """(pixel accuracy, mIoU, share of GT pixels still unlabelled) of the current mask, or None."""
         gt, lab = self.canvas.gt, self.canvas.labels
         if gt is None or lab is None or self.project is None:
             return None
         s = scores_from_matrix(confusion_for(gt, lab, self.project.labelset.num_classes))
-        return s.pixel_accuracy, s.mean_iou
+        total = int(s.gt_pixels.sum())
+        return s.pixel_accuracy, s.mean_iou, (s.invalid_predictions / total if total else 0.0)
 
     def _update_metrics(self) -> None:
         s = self.gt_scores()
-        self.metrics_label.setText("" if s is None else f"vs GT: acc {s[0] * 100:.1f}%  mIoU {s[1] * 100:.1f}%")
+        if s is None:
+            text = ""
+        elif s[2] >= 1.0:
+            text = "vs GT: nothing labelled yet"
+        else:
+            # Unlabelled pixels count as errors, as in segstudio eval; say how many there are.
+            text = f"vs GT: acc {s[0] * 100:.1f}%  mIoU {s[1] * 100:.1f}%"
+            if s[2] > 0:
+                text += f"  ({s[2] * 100:.1f}% unlabelled)"
+        self.metrics_label.setText(text)

@@ -85,7 +85,7 @@ def test_ground_truth_view_disagreement_and_metrics(make_window, tmp_path, qtbot
     c.zoom_to(4.0, QPointF(0, 0))
     win.opacity_slider.setValue(100)
     assert win.gt_scores() is not None
-    assert "acc 0.0%" in win.metrics_label.text()
+    assert win.metrics_label.text() == "vs GT: nothing labelled yet"
     qtbot.keyClick(win, Qt.Key.Key_G)
     assert _close(_rgb(c, 5, 5), CAMVID.colors[1]) and _close(_rgb(c, 60, 5), CAMVID.colors[8])
     # editing is disabled while the ground truth is shown
@@ -99,9 +99,10 @@ def test_ground_truth_view_disagreement_and_metrics(make_window, tmp_path, qtbot
     for x, y in [(0, 0), (39, 0), (39, 59), (0, 59)]:
         qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=c.to_widget(x + 0.5, y + 0.5).toPoint())
     qtbot.keyClick(c, Qt.Key.Key_Return)
-    acc, miou = win.gt_scores()
-    assert acc == 0.5
+    acc, miou, unlabelled = win.gt_scores()
+    assert acc == 0.5 and unlabelled == 0.5
     qtbot.waitUntil(lambda: "acc 50.0%" in win.metrics_label.text())
+    assert "(50.0% unlabelled)" in win.metrics_label.text()
     qtbot.keyClick(win, Qt.Key.Key_H)  # hide overlay, show only disagreement
     qtbot.keyClick(win, Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
     assert win.act_disagree.isChecked()
