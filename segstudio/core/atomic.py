@@ -24,11 +24,13 @@ _UMASK = _read_umask()
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file that replaces `path` only if the block succeeds."""
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside `path` for writers that take a file name; it replaces
+    `path` (synced to disk first) only if the block succeeds, and is removed otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
         # mkstemp creates 0600; give the file the mode a plain open() would (or the old file's).
         try:
@@ -36,15 +38,25 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         except FileNotFoundError:
             mode_bits = 0o666 & ~_UMASK
         os.chmod(tmp, mode_bits)
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file that replaces `path` only if the block succeeds."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import SegstudioError
 from .imageio import image_size, list_images, read_label_png
 from .labels import LabelSet
@@ -155,17 +156,8 @@ def staged_file(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
     if final.is_dir():
         raise SegstudioError(f"{final}: is a folder; give a file name for the output")
     _prepare_destination(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.partial-", suffix=final.suffix, dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    with atomic_path(final, suffix=final.suffix) as tmp:
         yield tmp
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def commit_files(staging: Path, dest_dir: Path) -> list[Path]:

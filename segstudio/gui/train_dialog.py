@@ -14,10 +14,8 @@ finishes, the best checkpoint is copied into the user's models folder and
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
-import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDoubleSpinBox,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from segstudio import paths
+from segstudio.core.atomic import atomic_path
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 
@@ -53,14 +52,8 @@ def install_model(checkpoint: Path, name: str) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{name}.safetensors"
     for src, dst in ((checkpoint, dest), (card_path(checkpoint), card_path(dest))):
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dest_dir)
-        os.close(fd)
-        try:
+        with atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return dest
 
 

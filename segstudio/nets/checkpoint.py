@@ -18,7 +18,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from segstudio import paths
-from segstudio.core.atomic import atomic_write_text
+from segstudio.core.atomic import atomic_path, atomic_write_text
 from segstudio.core.errors import LabelSetError
 from segstudio.core.labels import LabelSet
 
@@ -206,15 +205,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, card: dict, half: bool =
         tensors[key] = t.contiguous()
     card["weights_dtype"] = "float16" if half else "float32"
     weights = stem.with_suffix(WEIGHTS_SUFFIX)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{weights.name}.", suffix=".tmp", dir=weights.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"format": FORMAT_NAME, CARD_METADATA_KEY: json.dumps(card)})
-        os.replace(tmp, weights)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT_NAME, CARD_METADATA_KEY: json.dumps(card)})
     atomic_write_text(stem.with_suffix(CARD_SUFFIX), json.dumps(card, indent=2) + "\n")
     return weights
 
