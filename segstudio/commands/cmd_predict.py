@@ -20,7 +20,8 @@ from segstudio.core.imageio import list_images
 
 def add_arguments(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files or folders of images")
-    p.add_argument("--model", required=True, help="model name (see 'segstudio models') or checkpoint path")
+    p.add_argument("--model", help="model name (see 'segstudio models') or checkpoint path "
+                                   "(default: the default model, segnet-basic-camvid when shipped)")
     p.add_argument("--out", required=True, type=Path, help="folder for the label PNGs")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: 4 on GPU, 1 on CPU)")
@@ -108,8 +109,17 @@ def run(args) -> int:
     def message(text: str) -> None:
         print(f"segstudio predict: {text}", file=sys.stderr)
 
+    model = args.model
+    if model is None:
+        from segstudio.nets.checkpoint import default_model
+
+        info = default_model()
+        if info is None:
+            raise SegstudioError("no model found: give --model PATH, or put one in "
+                                 "models/ or the user models folder (see 'segstudio models')")
+        model = info.path
     predictor = Predictor.from_checkpoint(
-        args.model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
+        model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
         batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=message)
     card = predictor.card
     if not args.quiet:

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from segstudio.cli import main
+from segstudio.core.imageio import read_label_png
 from segstudio.core.labels import preset
 from segstudio.nets import build_model
 from segstudio.nets.checkpoint import make_card, save_checkpoint
@@ -122,3 +123,16 @@ def test_a_png_that_cannot_be_written_is_reported_and_the_rest_written(tmp_path,
     err = capsys.readouterr().err
     assert f"cannot write {out / 'b.png'}" in err and "wrote 2 label PNG(s)" in err
     assert Image.open(out / "a.png").size == (24, 16) and Image.open(out / "c.png").size == (24, 16)
+
+
+def test_predict_without_model_uses_the_default_model(tmp_path, home, capsys):
+    src = _img(tmp_path / "one.png", 40, 30)
+    assert main(["predict", "--out", str(tmp_path / "none"), str(src)]) == 2
+    assert "no model found" in capsys.readouterr().err
+    torch.manual_seed(0)
+    card = make_card("segnet-basic", 0.125, preset("camvid"))
+    save_checkpoint(tmp_path / "shipped" / "segnet-basic-camvid", build_model("segnet-basic", 11, width=0.125), card)
+    save_checkpoint(home / "models" / "another", build_model("segnet-basic", 11, width=0.125), card)
+    assert main(["predict", "--out", str(tmp_path / "out"), str(src)]) == 0
+    assert "model segnet-basic-camvid" in capsys.readouterr().err
+    assert read_label_png(tmp_path / "out" / "one.png").shape == (30, 40)
