@@ -183,6 +183,11 @@ def _stem_path(path: str | Path) -> Path:
     return path
 
 
+def _beside(stem: Path, suffix: str) -> Path:
+    """`stem` + suffix; unlike with_suffix, keeps dots in model names (fcn8s-w0.3-camvid)."""
+    return stem.with_name(stem.name + suffix)
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, card: dict, half: bool = False) -> Path:
     """Write `<stem>.safetensors` and `<stem>.json`; return the .safetensors path.
 
@@ -195,8 +200,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, card: dict, half: bool =
     stem = _stem_path(path)
     card = copy.deepcopy(card)
     card["name"] = stem.name
-    validate_card(card, stem.with_suffix(CARD_SUFFIX))
-    _check_model_matches_card(model, card, stem.with_suffix(CARD_SUFFIX))
+    validate_card(card, _beside(stem, CARD_SUFFIX))
+    _check_model_matches_card(model, card, _beside(stem, CARD_SUFFIX))
     tensors = {}
     for key, t in model.state_dict().items():
         t = t.detach().to("cpu")
@@ -204,10 +209,10 @@ def save_checkpoint(path: str | Path, model: nn.Module, card: dict, half: bool =
             t = t.to(torch.float16)
         tensors[key] = t.contiguous()
     card["weights_dtype"] = "float16" if half else "float32"
-    weights = stem.with_suffix(WEIGHTS_SUFFIX)
+    weights = _beside(stem, WEIGHTS_SUFFIX)
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT_NAME, CARD_METADATA_KEY: json.dumps(card)})
-    atomic_write_text(stem.with_suffix(CARD_SUFFIX), json.dumps(card, indent=2) + "\n")
+    atomic_write_text(_beside(stem, CARD_SUFFIX), json.dumps(card, indent=2) + "\n")
     return weights
 
 

@@ -172,3 +172,13 @@ def test_custom_labelset_round_trip(tmp_path):
     model, card = _tiny("segnet-basic", ls)
     _, card2 = load_checkpoint(save_checkpoint(tmp_path / "pets", model, card))
     assert card_labelset(card2) == ls
+
+
+def test_model_names_with_dots_keep_their_whole_name(model_dirs):
+    shipped, _ = model_dirs
+    model, card = _tiny()
+    weights = save_checkpoint(shipped / "fcn8s-w0.3-camvid", model, card)
+    assert weights.name == "fcn8s-w0.3-camvid.safetensors"
+    assert (shipped / "fcn8s-w0.3-camvid.json").is_file()
+    assert read_card(weights)["name"] == "fcn8s-w0.3-camvid"
+    assert resolve_model("fcn8s-w0.3-camvid") == weights
