@@ -32,13 +32,14 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        # mkstemp creates 0600; give the file the mode a plain open() would (or the old file's).
+        yield Path(tmp)
+        # mkstemp creates 0600 (and a writer may recreate the file): give it the mode a plain
+        # open() would, or the old file's.
         try:
             mode_bits = path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode_bits = 0o666 & ~_UMASK
         os.chmod(tmp, mode_bits)
-        yield Path(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

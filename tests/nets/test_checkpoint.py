@@ -182,3 +182,16 @@ def test_model_names_with_dots_keep_their_whole_name(model_dirs):
     assert (shipped / "fcn8s-w0.3-camvid.json").is_file()
     assert read_card(weights)["name"] == "fcn8s-w0.3-camvid"
     assert resolve_model("fcn8s-w0.3-camvid") == weights
+
+
+def test_checkpoint_files_get_normal_permissions(tmp_path):
+    import os
+
+    from segstudio.core import atomic
+
+    model, card = _tiny()
+    weights = save_checkpoint(tmp_path / "perm", model, card)
+    expected = 0o666 & ~atomic._UMASK
+    assert weights.stat().st_mode & 0o777 == expected
+    assert (tmp_path / "perm.json").stat().st_mode & 0o777 == expected
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
