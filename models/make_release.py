@@ -1,0 +1,82 @@
+"""Turn a trained checkpoint into a shipped model: measure, choose fp16 or fp32, write models/NAME.*.
+
+    .venv/bin/python models/make_release.py runs/sb/segnet-basic-camvid.safetensors \
+        --images ../shared/datasets/camvid/val --gt ../shared/datasets/camvid/valannot
+
+Predicts the validation images at their native resolution with fp32 and with
+fp16-stored weights, scores both with the same confusion matrix as
+`segstudio eval`, and ships fp16 only if no headline figure moves by more than
+--tolerance percentage points. The model card gains an `evaluation` block with
+both sets of figures and the label agreement between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from segstudio.core.imageio import list_images, load_image, read_label_png  # noqa: E402
+from segstudio.core.metrics import ConfusionMatrix  # noqa: E402
+from segstudio.nets.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from segstudio.nets.predictor import Predictor  # noqa: E402
+
+HEADLINE = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
+
+
+def evaluate(weights: Path, images: list[Path], gt_dir: Path) -> tuple[dict, list[np.ndarray]]:
+    model, card = load_checkpoint(weights)
+    predictor = Predictor(model, card, device="cpu")
+    cm = ConfusionMatrix(predictor.labelset.num_classes)
+    preds = []
+    for path in images:
+        labels = predictor.predict(load_image(path))
+        cm.update(read_label_png(gt_dir / (path.stem + ".png")), labels)
+        preds.append(labels)
+    scores = cm.scores().to_dict(predictor.labelset.names)
+    return {k: scores[k] for k in HEADLINE} | {"per_class_iou": {c["name"]: c["iou"] for c in scores["per_class"]}}, preds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--images", type=Path, required=True, help="validation images")
+    ap.add_argument("--gt", type=Path, required=True, help="their ground-truth label PNGs")
+    ap.add_argument("--out", type=Path, default=REPO / "models")
+    ap.add_argument("--name", help="model name (default: the card's)")
+    ap.add_argument("--tolerance", type=float, default=0.05, help="percentage points")
+    args = ap.parse_args()
+
+    images = list_images(args.images)
+    model, card = load_checkpoint(args.checkpoint)
+    name = args.name or card["name"]
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = save_checkpoint(Path(tmp) / "fp32" / name, model, card)
+        fp16 = save_checkpoint(Path(tmp) / "fp16" / name, model, card, half=True)
+        s32, p32 = evaluate(fp32, images, args.gt)
+        s16, p16 = evaluate(fp16, images, args.gt)
+    agree = sum(int((a == b).sum()) for a, b in zip(p32, p16)) / sum(a.size for a in p32)
+    delta = {k: round(100 * (s16[k] - s32[k]), 4) for k in HEADLINE}
+    half = all(abs(v) <= args.tolerance for v in delta.values())
+    card["evaluation"] = {
+        "split": "validation", "images": len(images), "source": str(args.images),
+        "resolution": "native (the predictor resizes by input.resize and upsamples back)",
+        "fp32": s32, "fp16": s16, "fp16_minus_fp32_points": delta, "fp16_label_agreement": agree,
+        "shipped_weights": "float16" if half else "float32",
+        "command": "models/make_release.py " + " ".join(sys.argv[1:]),
+    }
+    out = save_checkpoint(args.out / name, model, card, half=half)
+    for k in HEADLINE:
+        print(f"{k:15s} fp32 {100 * s32[k]:6.2f}  fp16 {100 * s16[k]:6.2f}  ({delta[k]:+.4f} points)")
+    print(f"fp16 / fp32 label agreement {100 * agree:.3f} %; shipped {card['evaluation']['shipped_weights']}: {out} "
+          f"({out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The models shipped in models/ load, describe themselves, and predict the bundled samples well."""
+
+import json
+
+import pytest
+
+from segstudio.core.imageio import load_image, read_label_png
+from segstudio.core.metrics import ConfusionMatrix
+from segstudio.nets.checkpoint import default_model, find_models, load_checkpoint, validate_card
+from segstudio.nets.predictor import Predictor
+from segstudio.paths import REPO_DIR
+
+MODELS = REPO_DIR / "models"
+SAMPLES = REPO_DIR / "resources" / "samples"
+SHIPPED = sorted(MODELS.glob("*.safetensors"))
+
+
+def test_the_default_model_ships(monkeypatch):
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(MODELS))
+    info = default_model()
+    assert info is not None and info.name == "segnet-basic-camvid"
+    assert {m.name for m in find_models()} >= {"segnet-basic-camvid"}
+
+
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_model_card_and_sample_quality(weights):
+    card = json.loads(weights.with_suffix(".json").read_text())
+    validate_card(card, weights)
+    assert weights.stat().st_size <= 25 * 1024 * 1024
+    for key in ("pixel_accuracy", "mean_accuracy", "mean_iou"):
+        assert 0 < card["metrics"][key] <= 1
+    assert card["training"]["hardware"] and card["training"]["wall_time_s"] > 0
+    model, card = load_checkpoint(weights)
+    predictor = Predictor(model, card, device="cpu")
+    cm = ConfusionMatrix(predictor.labelset.num_classes)
+    for image in sorted(SAMPLES.glob("*.png")):
+        labels = predictor.predict(load_image(image))
+        cm.update(read_label_png(SAMPLES / "ground-truth" / image.name), labels)
+    # A random network scores about 0.03 here; the shipped ones are trained.
+    assert cm.scores().mean_iou > 0.2
+    assert cm.scores().pixel_accuracy > 0.5
