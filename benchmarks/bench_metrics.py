@@ -3,7 +3,8 @@
 Reads CamVid val labels from ../shared/datasets/camvid (or --camvid DIR),
 makes synthetic predictions (80 % correct, the rest random classes), and
 times, in one run and on the same arrays:
-  - segstudio.core.metrics.ConfusionMatrix.update (single thread)
+  - segstudio.core.metrics.ConfusionMatrix.update_many on all cores (how
+    `segstudio eval` accumulates a data set) and .update on one thread
   - sklearn.metrics.confusion_matrix (the common baseline)
   - int64 np.bincount(n * gt + pred)
 and then `segstudio eval` as a subprocess on the 101 label files (wall time,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,11 @@ def main() -> None:
 
     def ours():
         cm = ConfusionMatrix(n)
+        cm.update_many(zip(gts, preds))
+        return cm.confusion.copy()
+
+    def ours_one_thread():
+        cm = ConfusionMatrix(n)
         for g, p in zip(gts, preds):
             cm.update(g, p)
         return cm.confusion.copy()
@@ -89,13 +96,18 @@ def main() -> None:
         return cm
 
     t_ours, r_ours = best_of(ours, args.repeats)
+    t_one, r_one = best_of(ours_one_thread, args.repeats)
     t_bc, r_bc = best_of(bincount64, args.repeats)
     t_sk, r_sk = best_of(sklearn, max(1, args.repeats // 2))
-    assert (r_ours == r_bc).all() and (r_ours == r_sk).all(), "confusion matrices disagree"
+    assert (r_ours == r_bc).all() and (r_ours == r_sk).all() and (r_one == r_ours).all(), "confusion matrices disagree"
     print(f"confusion matrix over {len(files)} CamVid val labels ({pixels / 1e6:.1f} Mpx), best of {args.repeats}:")
-    print(f"  segstudio          {t_ours * 1e3:8.1f} ms  ({pixels / t_ours / 1e6:7.0f} Mpx/s)")
-    print(f"  np.bincount int64  {t_bc * 1e3:8.1f} ms  -> segstudio is {t_bc / t_ours:5.1f}x faster")
-    print(f"  sklearn            {t_sk * 1e3:8.1f} ms  -> segstudio is {t_sk / t_ours:5.1f}x faster")
+    cores = os.cpu_count()
+    print(f"  segstudio, {cores} threads {t_ours * 1e3:8.1f} ms  ({pixels / t_ours / 1e6:5.0f} Mpx/s)")
+    print(f"  segstudio, 1 thread   {t_one * 1e3:8.1f} ms  ({pixels / t_one / 1e6:5.0f} Mpx/s)")
+    print(f"  np.bincount int64     {t_bc * 1e3:8.1f} ms  -> segstudio is {t_bc / t_ours:5.1f}x faster "
+          f"({t_bc / t_one:.1f}x on one thread)")
+    print(f"  sklearn               {t_sk * 1e3:8.1f} ms  -> segstudio is {t_sk / t_ours:5.1f}x faster "
+          f"({t_sk / t_one:.1f}x on one thread)")
 
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir = Path(tmp) / "pred"
@@ -118,11 +130,15 @@ def main() -> None:
     result = {
         "images": len(files),
         "megapixels": round(pixels / 1e6, 2),
+        "cores": cores,
         "segstudio_ms": round(t_ours * 1e3, 2),
+        "segstudio_one_thread_ms": round(t_one * 1e3, 2),
         "bincount_int64_ms": round(t_bc * 1e3, 2),
         "sklearn_ms": round(t_sk * 1e3, 2),
         "speedup_vs_bincount": round(t_bc / t_ours, 1),
         "speedup_vs_sklearn": round(t_sk / t_ours, 1),
+        "one_thread_speedup_vs_bincount": round(t_bc / t_one, 1),
+        "one_thread_speedup_vs_sklearn": round(t_sk / t_one, 1),
         "eval_wall_s": round(eval_wall, 3),
         "targets_met": bool(t_bc / t_ours >= 8 and t_sk / t_ours >= 30 and eval_wall < 1.5),
     }

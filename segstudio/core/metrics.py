@@ -6,15 +6,19 @@ outside the class range are kept as errors in an extra "invalid" column, so
 they lower the ground-truth class's accuracy and IoU but count as no class.
 
 Per-image accumulation fuses (gt, pred) into one uint8 code through saturating
-OpenCV arithmetic and histograms it with `cv2.calcHist`: about 12x faster than
-an int64 `np.bincount(n * gt + pred)` and 40x faster than scikit-learn
-(benchmarks/bench_metrics.py).
+OpenCV arithmetic and histograms it with `cv2.calcHist`. OpenCV releases the GIL,
+so `ConfusionMatrix.update_many` spreads images over threads; see
+benchmarks/bench_metrics.py for the figures against int64 `np.bincount` and
+scikit-learn.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -138,6 +142,19 @@ class ConfusionMatrix:
         m = confusion_for(gt, pred, self.num_classes)
         self.matrix += m
         return m
+
+    def update_many(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]], workers: int | None = None) -> list[np.ndarray]:
+        """Add many (gt, pred) images, spread over `workers` threads; returns the per-image matrices."""
+        workers = workers or min(8, os.cpu_count() or 1)
+        n = self.num_classes
+        if workers == 1:
+            mats = [confusion_for(g, p, n) for g, p in pairs]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                mats = list(pool.map(lambda gp: confusion_for(gp[0], gp[1], n), pairs))
+        for m in mats:
+            self.matrix += m
+        return mats
 
     def add_matrix(self, m: np.ndarray) -> None:
         self.matrix += m

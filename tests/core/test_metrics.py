@@ -90,3 +90,16 @@ def test_accumulates_over_images_not_mean_of_images():
 def test_size_mismatch_is_reported():
     with pytest.raises(ValueError, match="differ in size"):
         confusion_for(np.zeros((2, 3), np.uint8), np.zeros((3, 2), np.uint8), 2)
+
+
+def test_update_many_on_threads_equals_one_by_one():
+    rng = np.random.default_rng(7)
+    pairs = [(rng.integers(0, 13, (31, 17)).astype(np.uint8), rng.integers(0, 13, (31, 17)).astype(np.uint8))
+             for _ in range(9)]
+    one = ConfusionMatrix(11)
+    for g, p in pairs:
+        one.update(g, p)
+    many = ConfusionMatrix(11)
+    mats = many.update_many(iter(pairs), workers=3)
+    assert len(mats) == 9 and (many.matrix == one.matrix).all()
+    assert (mats[4] == confusion_for(*pairs[4], 11)).all()
