@@ -23,7 +23,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .errors import SegstudioError
-from .imageio import image_size, list_images, read_label_png
+from .imageio import image_size, label_pngs, list_images, read_label_png
 from .labels import LabelSet
 
 ProgressFn = Callable[[int, int], None]
@@ -85,8 +85,7 @@ def pair_images_masks(images_dir: str | Path, masks_dir: str | Path) -> Pairing:
             raise SegstudioError(f"{images_dir}: two images share the name {p.stem!r} "
                                  f"({images[p.stem].name} and {p.name}); their masks would collide")
         images[p.stem] = p
-    masks = {p.stem: p for p in sorted(masks_dir.iterdir())
-             if p.suffix.lower() == ".png" and p.is_file() and not p.name.startswith(".")}
+    masks = label_pngs(masks_dir)
     pairs = [MaskPair(s, images[s], masks[s]) for s in sorted(images) if s in masks]
     return Pairing(pairs=pairs,
                    unannotated=sorted(set(images) - set(masks)),

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import SegstudioError
-from .imageio import read_label_png
+from .imageio import label_pngs, read_label_png
 from .labels import LabelSet
 from .metrics import ConfusionMatrix, Scores, confusion_for, scores_from_matrix
 
@@ -31,8 +31,7 @@ class Pairing:
 def _pngs_by_stem(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         raise SegstudioError(f"{folder}: not a folder")
-    return {p.stem: p for p in sorted(folder.iterdir())
-            if p.suffix.lower() == ".png" and p.is_file() and not p.name.startswith(".")}
+    return label_pngs(folder)
 
 
 def pair_folders(pred_dir: str | Path, gt_dir: str | Path) -> Pairing:

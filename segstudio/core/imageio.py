@@ -44,6 +44,12 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file() and is_image_file(p)), key=lambda p: p.name)
 
 
+def label_pngs(folder: str | Path) -> dict[str, Path]:
+    """`<stem>.png` files directly inside `folder` by stem, in name order (hidden files skipped)."""
+    return {p.stem: p for p in sorted(Path(folder).iterdir())
+            if p.suffix.lower() == ".png" and p.is_file() and not p.name.startswith(".")}
+
+
 def _open(path: Path, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():

@@ -39,7 +39,7 @@ from .batchio import (Cancelled, CancelFn, ClassMapper, ImportSummary, MaskPair,
                       check_cancel, commit_files, images_by_name, pair_images_masks, read_mask_for, report,
                       staged_dir, unpaired_lines)
 from .errors import ImageLoadError, SegstudioError
-from .imageio import image_size, load_image, read_label_png
+from .imageio import image_size, label_pngs, load_image, read_label_png
 from .labels import LabelSet, read_class_names, read_cvat_labelmap
 from .palette import voc_color
 
@@ -263,7 +263,7 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
     if source.names is not None:
         targets = [mapper.index(n) for n in source.names]
     summary = ImportSummary(out_dir=out_dir)
-    files = sorted(p for p in seg.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith("."))
+    files = list(label_pngs(seg).values())
     if not files:
         raise SegstudioError(f"{seg}: no PNG files")
     k, ig = labelset.num_classes, labelset.ignore_index

@@ -28,7 +28,7 @@ from segstudio.core.atomic import atomic_write_text
 from segstudio.core.batchio import Cancelled
 from segstudio.core.errors import SegstudioError
 from segstudio.core.evaluate import Evaluation, ImageResult, evaluate_folders
-from segstudio.core.imageio import list_images, read_label_png
+from segstudio.core.imageio import label_pngs, list_images, read_label_png
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import ConfusionMatrix
 
@@ -60,7 +60,7 @@ def evaluate_model(model_path: Path, images_dir: Path, gt_dir: Path, labelset: L
     gt_dir = Path(gt_dir)
     if not gt_dir.is_dir():
         raise SegstudioError(f"{gt_dir}: not a folder")
-    gts = {p.stem: p for p in gt_dir.glob("*.png") if not p.name.startswith(".")}
+    gts = label_pngs(gt_dir)
     images = [p for p in list_images(images_dir) if p.stem in gts]
     if not images:
         raise SegstudioError(f"no image in {images_dir} has a ground-truth PNG in {gt_dir}")

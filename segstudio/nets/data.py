@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.imageio import image_size, list_images, load_image, read_label_png
+from segstudio.core.imageio import image_size, label_pngs, list_images, load_image, read_label_png
 
 IGNORE = 255  # the trainer's single ignore value, whatever the label set's own is
 
@@ -78,11 +78,7 @@ def read_split_list(path: str | Path) -> list[str]:
 def _mask_index(masks_dir: Path) -> dict[str, Path]:
     if not masks_dir.is_dir():
         raise DataError(f"{masks_dir}: mask folder not found")
-    out: dict[str, Path] = {}
-    for p in sorted(masks_dir.iterdir()):
-        if p.is_file() and p.suffix.lower() == ".png" and not p.name.startswith("."):
-            out.setdefault(p.stem, p)
-    return out
+    return label_pngs(masks_dir)
 
 
 def pair_folder(images_dir: str | Path, masks_dir: str | Path, stems: list[str] | None = None,
