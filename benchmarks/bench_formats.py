@@ -34,11 +34,11 @@ from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segstudio.core.coco_format import export_coco, load_coco_api  # noqa: E402
+from segstudio.core.formats.coco import export_coco, load_coco_api  # noqa: E402
 from segstudio.core.imageio import image_size, read_label_png  # noqa: E402
 from segstudio.core.labels import preset  # noqa: E402
 from segstudio.core.metrics import ConfusionMatrix  # noqa: E402
-from segstudio.core.voc_format import export_voc  # noqa: E402
+from segstudio.core.formats.voc import export_voc  # noqa: E402
 
 DEFAULT_CAMVID = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "camvid"
 

@@ -45,13 +45,13 @@ def run(args) -> int:
     labelset = resolve_labelset(args.labels)
     bar = TextProgress(f"export {args.format}")
     if args.format == "voc":
-        from segstudio.core.voc_format import export_voc
+        from segstudio.core.formats.voc import export_voc
 
         summary = export_voc(args.images, args.masks, labelset, args.out, val_fraction=args.val_fraction,
                              seed=args.seed, visualize=args.visualize, overwrite=args.overwrite,
                              workers=args.workers, progress=bar)
     else:
-        from segstudio.core.coco_format import export_coco
+        from segstudio.core.formats.coco import export_coco
 
         summary = export_coco(args.images, args.masks, labelset, args.out, segmentation=args.segmentation,
                               overwrite=args.overwrite, workers=args.workers, progress=bar)

@@ -52,7 +52,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from segstudio.core.batchio import parse_mapping
+    from segstudio.core.formats.classmap import parse_mapping
     from segstudio.core.errors import SegstudioError
 
     labelset = resolve_labelset(args.labels)
@@ -61,15 +61,15 @@ def run(args) -> int:
     if args.fill and args.kind != "coco":
         raise SegstudioError("--fill applies to COCO imports only")
     if args.kind == "voc":
-        from segstudio.core.voc_format import import_voc as fn
+        from segstudio.core.formats.voc import import_voc as fn
     elif args.kind == "coco":
-        from segstudio.core.coco_format import import_coco as fn
+        from segstudio.core.formats.coco import import_coco as fn
 
         kw["fill"] = args.fill
     elif args.kind == "labelme":
-        from segstudio.core.labelme_format import import_labelme as fn
+        from segstudio.core.formats.labelme import import_labelme as fn
     else:
-        from segstudio.core.cvat_format import import_cvat as fn
+        from segstudio.core.formats.cvat import import_cvat as fn
     summary = fn(args.src, args.images, labelset, args.out, **kw)
     for line in summary.lines():
         print(line)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from segstudio.core.batchio import Cancelled
+from segstudio.core.jobs import Cancelled
 from segstudio.core.errors import SegstudioError
 
 
@@ -45,8 +45,7 @@ class BatchWorker(QObject):
         except SegstudioError as e:
             outcome = ("failed", str(e), e)
         except Exception as e:  # a bug or an OS error: show it rather than lose it
-            if not (self.cancel_event.is_set() and type(e).__name__ == "Cancelled"):
-                outcome = ("failed", f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}", e)
+            outcome = ("failed", f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}", e)
         else:
             if not self.cancel_event.is_set():
                 outcome = ("succeeded", result)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QDialog, QFileDi
                                QRadioButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from segstudio.core.atomic import atomic_write_text
-from segstudio.core.batchio import Cancelled
+from segstudio.core.jobs import Cancelled
 from segstudio.core.errors import SegstudioError
 from segstudio.core.evaluate import Evaluation, ImageResult, evaluate_folders
 from segstudio.core.imageio import label_pngs, list_images, read_label_png
@@ -48,7 +48,6 @@ def evaluate_model(model_path: Path, images_dir: Path, gt_dir: Path, labelset: L
     """Predict every image that has a ground-truth PNG and score the predictions."""
     import threading
 
-    from segstudio.nets.predictor import Cancelled as PredictCancelled
     from segstudio.nets.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(str(model_path))
@@ -68,24 +67,21 @@ def evaluate_model(model_path: Path, images_dir: Path, gt_dir: Path, labelset: L
     total = ConfusionMatrix(n)
     results: list[ImageResult] = []
     stop = threading.Event()
-    try:
-        for i, (path, labels, error) in enumerate(predictor.predict_paths(images, cancel=stop)):
-            if cancelled is not None and cancelled():
-                stop.set()
-                raise Cancelled()
-            if error is not None:
-                results.append(ImageResult(path.stem, error=error))
-            else:
-                try:
-                    gt = read_label_png(gts[path.stem], expected_size=(labels.shape[1], labels.shape[0]),
-                                        image_path=path)
-                    results.append(ImageResult(path.stem, matrix=total.update(gt, labels)))
-                except SegstudioError as e:
-                    results.append(ImageResult(path.stem, error=str(e)))
-            if progress is not None:
-                progress(i + 1, len(images))
-    except PredictCancelled:
-        raise Cancelled() from None
+    for i, (path, labels, error) in enumerate(predictor.predict_paths(images, cancel=stop)):
+        if cancelled is not None and cancelled():
+            stop.set()
+            raise Cancelled()
+        if error is not None:
+            results.append(ImageResult(path.stem, error=error))
+        else:
+            try:
+                gt = read_label_png(gts[path.stem], expected_size=(labels.shape[1], labels.shape[0]),
+                                    image_path=path)
+                results.append(ImageResult(path.stem, matrix=total.update(gt, labels)))
+            except SegstudioError as e:
+                results.append(ImageResult(path.stem, error=str(e)))
+        if progress is not None:
+            progress(i + 1, len(images))
     ev = Evaluation(labelset=labelset, total=total, images=results)
     ev.missing = sorted(set(gts) - {p.stem for p in images})
     return ev

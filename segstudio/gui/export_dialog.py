@@ -1,6 +1,6 @@
 """File → Export → Pascal VOC… / COCO JSON…: the batch export dialog.
 
-A thin shell over `core.voc_format.export_voc` and `core.coco_format.export_coco`:
+A thin shell over `core.formats.voc.export_voc` and `core.formats.coco.export_coco`:
 options, a background run with a progress bar and Cancel (the library writes
 into a temporary sibling and renames at the end, so a cancelled export leaves
 nothing), and the library's summary at the end.
@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
-from segstudio.core.coco_format import export_coco
+from segstudio.core.formats.coco import export_coco
 from segstudio.core.labels import LabelSet
-from segstudio.core.voc_format import export_voc
+from segstudio.core.formats.voc import export_voc
 
 from .batch_dialog import BatchJobDialog
 

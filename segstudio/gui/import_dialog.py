@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QWidget)
 
-from segstudio.core.batchio import UnknownClassesError, parse_mapping
+from segstudio.core.formats.classmap import UnknownClassesError, parse_mapping
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 
@@ -32,15 +32,15 @@ OVERLAP_NOTE = ("Overlapping annotations: later ones in the file are drawn on to
 
 def importer(kind: str):
     if kind == "voc":
-        from segstudio.core.voc_format import import_voc
+        from segstudio.core.formats.voc import import_voc
         return import_voc
     if kind == "coco":
-        from segstudio.core.coco_format import import_coco
+        from segstudio.core.formats.coco import import_coco
         return import_coco
     if kind == "labelme":
-        from segstudio.core.labelme_format import import_labelme
+        from segstudio.core.formats.labelme import import_labelme
         return import_labelme
-    from segstudio.core.cvat_format import import_cvat
+    from segstudio.core.formats.cvat import import_cvat
     return import_cvat
 
 

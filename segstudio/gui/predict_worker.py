@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from segstudio.core.errors import SegstudioError
+from segstudio.core.jobs import Cancelled
 
 
 class ModelCache:
@@ -68,8 +69,6 @@ class PredictWorker(QObject):
     def run(self) -> None:
         cancelled = False
         try:
-            from segstudio.nets.predictor import Cancelled
-
             self.progress.emit(0, 0, f"loading model {self.model_path.name}")
             predictor = self.cache.get(self.model_path)
             if self.cancel.is_set():
@@ -78,12 +77,11 @@ class PredictWorker(QObject):
                 self._run_single(predictor)
             else:
                 self._run_batch(predictor)
+        except Cancelled:
+            cancelled = True
         except Exception as e:  # noqa: BLE001 - everything is reported, the app keeps running
-            if type(e).__name__ == "Cancelled":
-                cancelled = True
-            else:
-                self.failed.emit(_describe(e))
-                traceback.print_exc()
+            self.failed.emit(_describe(e))
+            traceback.print_exc()
         finally:
             self.finished.emit(cancelled or self.cancel.is_set())
 
@@ -111,9 +109,7 @@ class PredictWorker(QObject):
                 self.imageDone.emit(str(path), labels)
             self.progress.emit(done, n, Path(path).name)
             if self.cancel.is_set():
-                from segstudio.nets.predictor import Cancelled
-
-                raise Cancelled()
+                    raise Cancelled()
 
 
 class PredictionRun(QObject):

@@ -29,6 +29,7 @@ from torch import nn
 
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import load_image
+from segstudio.core.jobs import Cancelled
 
 from .checkpoint import card_labelset, load_checkpoint, validate_card
 from .errors import ModelError
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 MIN_TILE = 256
-
-
-class Cancelled(Exception):
-    """The caller set the cancel event; raised between tiles or batches."""
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:

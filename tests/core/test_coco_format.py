@@ -8,8 +8,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from segstudio.core.batchio import Cancelled, UnknownClassesError
-from segstudio.core.coco_format import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
+from segstudio.core.formats.classmap import UnknownClassesError
+from segstudio.core.jobs import Cancelled
+from segstudio.core.formats.coco import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png
 from segstudio.core.pathsafety import UnsafePathError

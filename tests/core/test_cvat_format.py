@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segstudio.core.batchio import UnknownClassesError
-from segstudio.core.cvat_format import import_cvat
+from segstudio.core.formats.classmap import UnknownClassesError
+from segstudio.core.formats.cvat import import_cvat
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png
 from segstudio.core.pathsafety import UnsafePathError

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from segstudio.core.batchio import UnknownClassesError
+from segstudio.core.formats.classmap import UnknownClassesError
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png
-from segstudio.core.labelme_format import import_labelme
+from segstudio.core.formats.labelme import import_labelme
 from segstudio.core.pathsafety import UnsafePathError
 
 from .formats_data import LS3

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segstudio.core.batchio import Cancelled, UnknownClassesError
+from segstudio.core.formats.classmap import UnknownClassesError
+from segstudio.core.jobs import Cancelled
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png, write_label_png
 from segstudio.core.labels import read_cvat_labelmap
-from segstudio.core.voc_format import export_voc, import_voc, split_stems
+from segstudio.core.formats.voc import export_voc, import_voc, split_stems
 
 from .formats_data import LS3, make_dataset
 

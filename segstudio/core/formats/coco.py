@@ -53,13 +53,16 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .batchio import (CancelFn, ClassMapper, ImportSummary, MaskPair, ProgressFn, UnknownClassesError, check_cancel,
-                      pair_images_masks, read_mask_for, report, staged_file, unpaired_lines)
-from .errors import SegstudioError
-from .imageio import image_size
-from .labels import LabelSet
-from .metrics import ConfusionMatrix
-from .pathsafety import UnsafePathError, safe_join
+from ..errors import SegstudioError
+from ..imageio import image_size
+from ..jobs import CancelFn, ProgressFn, check_cancel, report
+from ..labels import LabelSet
+from ..metrics import ConfusionMatrix
+from ..pathsafety import UnsafePathError, safe_join
+from ..staging import staged_file
+from .classmap import ClassMapper, ImportSummary, UnknownClassesError
+from .masks import write_masks
+from .pairing import MaskPair, pair_images_masks, read_mask_for, unpaired_lines
 
 
 class CocoCheckError(SegstudioError):
@@ -333,8 +336,6 @@ def import_coco(json_file: str | Path, images_dir: str | Path, labelset: LabelSe
                 fill: str | None = None, progress: ProgressFn | None = None,
                 cancelled: CancelFn | None = None) -> ImportSummary:
     """Paint a COCO JSON's annotations into label PNGs `out_dir/<image stem>.png`."""
-    from .voc_format import _write_masks
-
     json_file, images_dir, out_dir = Path(json_file), Path(images_dir), Path(out_dir)
     doc = _load_json(json_file)
     if not isinstance(doc, dict) or not all(isinstance(doc.get(key), list) for key in ("images", "annotations", "categories")):
@@ -416,7 +417,7 @@ def import_coco(json_file: str | Path, images_dir: str | Path, labelset: LabelSe
         results.append((stem, labels))
         report(progress, i + 1, n)
     mapper.fill_summary(summary)
-    _write_masks(results, labelset, out_dir, overwrite, summary, cancelled)
+    summary.written = write_masks(results, labelset, out_dir, overwrite=overwrite, cancelled=cancelled)
     return summary
 
 

@@ -34,12 +34,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from .batchio import (CancelFn, ClassMapper, ImportSummary, ProgressFn, UnknownClassesError, check_cancel,
-                      images_by_name, report)
-from .errors import SegstudioError
-from .imageio import image_size
-from .labels import LabelSet
-from .pathsafety import safe_join
+from ..errors import SegstudioError
+from ..imageio import image_size
+from ..jobs import CancelFn, ProgressFn, check_cancel, report
+from ..labels import LabelSet
+from ..pathsafety import safe_join
+from .classmap import ClassMapper, ImportSummary, UnknownClassesError
+from .masks import write_masks
+from .pairing import images_by_name
 
 AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
 NO_AREA_SHAPES = ("line", "linestrip", "point", "points")
@@ -156,8 +158,6 @@ def import_labelme(src: str | Path, images_dir: str | Path, labelset: LabelSet, 
                    mapping: dict[str, str] | None = None, skip_unknown: bool = False, overwrite: bool = False,
                    progress: ProgressFn | None = None, cancelled: CancelFn | None = None) -> ImportSummary:
     """Import one labelme JSON file or every *.json in a folder into `out_dir/<image stem>.png`."""
-    from .voc_format import _write_masks
-
     src, images_dir, out_dir = Path(src), Path(images_dir), Path(out_dir)
     if src.is_dir():
         files = sorted(p for p in src.glob("*.json") if not p.name.startswith("."))
@@ -208,5 +208,5 @@ def import_labelme(src: str | Path, images_dir: str | Path, labelset: LabelSet, 
     mapper.fill_summary(summary)
     for what, cnt in sorted(not_drawn.items()):
         summary.notes.append(f"{cnt} {what} not drawn")
-    _write_masks(results, labelset, out_dir, overwrite, summary, cancelled)
+    summary.written = write_masks(results, labelset, out_dir, overwrite=overwrite, cancelled=cancelled)
     return summary

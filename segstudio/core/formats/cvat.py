@@ -16,11 +16,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .batchio import ImportSummary
-from .errors import SegstudioError
-from .labels import LabelSet
-from .pathsafety import check_member_name
-from .voc_format import import_segmentation_folder
+from ..errors import SegstudioError
+from ..labels import LabelSet
+from ..pathsafety import check_member_name
+from .classmap import ImportSummary
+from .segfolder import import_segmentation_folder
 
 
 def _extract_zip(path: Path, dest: Path) -> Path:
