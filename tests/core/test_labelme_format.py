@@ -114,7 +114,11 @@ def test_unknown_labels_stop_the_import_or_are_counted(data, tmp_path):
 def test_image_path_escaping_the_data_folder_is_refused(data, tmp_path, bad):
     _write(data, "a.json", [_shape("car", "rectangle", [[0, 0], [3, 3]])], bad, 40, 30)
     with pytest.raises(UnsafePathError, match="a.json.*imagePath"):
-        import_labelme(data, data, LS3, tmp_path / "out")
+        import_labelme(data / "a.json", data, LS3, tmp_path / "out")
+    # in a folder the file is reported and skipped, the others still imported
+    _write(data, "b.json", [_shape("car", "rectangle", [[0, 0], [3, 3]])], "a.png", 40, 30)
+    r = import_labelme(data, data, LS3, tmp_path / "out")
+    assert r.written == ["a"] and "imagePath" in r.skipped["a.json"] and repr(bad) in r.skipped["a.json"]
 
 
 def test_json_folder_beside_images_folder(tmp_path):

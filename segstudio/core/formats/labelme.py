@@ -1,14 +1,22 @@
-"""Importing labelme JSON annotations as label PNGs.
+"""Importing labelme JSON annotations as label PNGs, following labelme's own conventions.
 
-Shapes: polygon, rectangle, circle (centre + a point on the rim) and mask
-(a base64 PNG of the region whose top-left corner is the first point), drawn
-with Pillow the way labelme's own `shape_to_mask` draws them (outline
-included). line, linestrip and point shapes carry no area; they are not
-drawn, and the summary counts them.
+Shapes: polygon, rectangle, oriented_rectangle (its 4 corners), circle
+(centre + a point on the rim) and mask (a base64 PNG of the region whose
+top-left corner is the first point), drawn with Pillow the way labelme's own
+`shape_to_mask` draws them (outline included). line, linestrip and point
+shapes carry no area; they are not drawn, and the summary counts them.
+Polygons with fewer than 3 points are not drawn either; the summary names
+their files.
 
 Overlap rule: shapes are painted in the order they appear in the file, so
 where two overlap the LATER shape wins (labelme's converter does the same).
-Pixels no shape covers become unlabelled (the label set's ignore index).
+
+Labelme's reserved labels, as its `labelme2voc` converter reads them:
+`_background_` is the background class and pixels no shape covers are
+background too; `__ignore__` is void (the label set's ignore index). Which
+index "background" is follows `background`: "auto" (default) the label set's
+class named background (VOC's class 0) when it has one, else void; "void";
+or the name of a class.
 
 Coordinates are in the EXIF-oriented frame (labelme rotates images by their
 EXIF orientation when it opens them), so the mask has the oriented image's
@@ -16,9 +24,12 @@ size, `imageio.image_size`; labelme's own converters forget this and produce
 masks that do not fit rotated photos.
 
 `imagePath` is relative to the JSON file; a value that leads outside the JSON
-folder and the images folder is refused (UnsafePathError). Labels that are
-not in the label set stop the import before anything is written unless they
-are mapped (`mapping`) or skipped (`skip_unknown`, counted in the summary).
+folder and the images folder is refused. When the image is absent, or
+`imagePath` names the JSON itself (labelme's example apc2016_obj3.json), the
+embedded `imageData` gives the size. A file that cannot be read or drawn is
+reported and skipped; the others are still imported. Labels that are not in
+the label set stop the import before anything is written unless they are
+mapped (`mapping`) or skipped (`skip_unknown`, counted in the summary).
 """
 
 from __future__ import annotations
@@ -26,7 +37,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,15 +45,21 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from ..errors import SegstudioError
-from ..imageio import image_size
+from ..imageio import image_size, is_image_file
 from ..jobs import CancelFn, ProgressFn, check_cancel, report
 from ..labels import LabelSet
+from ..output_guard import refuse_inputs
 from ..pathsafety import safe_join
+from ..safe_json import load_json_file
 from .classmap import ClassMapper, ImportSummary, UnknownClassesError
 from .masks import write_masks
 from .pairing import images_by_name
 
-AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
+BACKGROUND_LABEL = "_background_"
+IGNORE_LABEL = "__ignore__"
+BACKGROUND_CLASS_NAMES = ("background", "_background_", "__background__", "bg")
+MAX_COORD = 1e7  # px; anything farther is a corrupt file, not an annotation
+AREA_SHAPES = ("polygon", "rectangle", "oriented_rectangle", "circle", "mask")
 NO_AREA_SHAPES = ("line", "linestrip", "point", "points")
 
 
@@ -54,28 +70,26 @@ class _Doc:
     image: Path | None
     image_data: bytes | None
     size_hint: tuple[int | None, int | None]
-    shapes: list[dict]
+    shapes: list
 
 
 def _read_doc(path: Path, images: dict[str, Path], images_dir: Path, root: Path) -> _Doc:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise SegstudioError(f"{path}: cannot read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise SegstudioError(f"{path}: not valid JSON ({e})") from None
+    doc = load_json_file(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise SegstudioError(f"{path}: not a labelme file (no 'shapes' list)")
     image_path = doc.get("imagePath") or ""
+    if not isinstance(image_path, str):
+        raise SegstudioError(f"{path}: imagePath is not a string")
     image = None
     if image_path:
         resolved = safe_join(path.parent, image_path, allowed=[root, images_dir], source=path, what="imagePath")
-        if resolved.is_file():
+        if resolved.is_file() and resolved != path.resolve() and is_image_file(resolved):
             image = resolved
         stem = PurePosixPath(image_path.replace("\\", "/")).stem
         name = PurePosixPath(image_path.replace("\\", "/")).name
         # prefer the copy in the images folder: masks belong to those images
-        image = images.get(name) or image
+        found = images.get(name)
+        image = found if found is not None and found.resolve() != path.resolve() else image
     else:
         stem = path.stem
         image = images.get(stem)
@@ -83,7 +97,7 @@ def _read_doc(path: Path, images: dict[str, Path], images_dir: Path, root: Path)
     if doc.get("imageData"):
         try:
             data = base64.b64decode(doc["imageData"], validate=False)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, TypeError):
             raise SegstudioError(f"{path}: imageData is not valid base64") from None
     return _Doc(path, stem, image, data, (doc.get("imageWidth"), doc.get("imageHeight")), doc["shapes"])
 
@@ -110,103 +124,187 @@ def _points(shape: dict, source: Path) -> list[tuple[float, float]]:
     pts = shape.get("points") or []
     try:
         out = [(float(p[0]), float(p[1])) for p in pts]
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         raise SegstudioError(f"{source}: shape {shape.get('label')!r} has malformed points") from None
     if not all(math.isfinite(v) for p in out for v in p):
         raise SegstudioError(f"{source}: shape {shape.get('label')!r} has non-finite points")
+    if any(abs(v) > MAX_COORD for p in out for v in p):
+        raise SegstudioError(f"{source}: shape {shape.get('label')!r} has a point beyond {MAX_COORD:g} px")
     return out
+
+
+def _need(kind: str, pts: list, n: int, shape: dict, source: Path) -> None:
+    if len(pts) != n:
+        raise SegstudioError(f"{source}: {kind} {shape.get('label')!r} needs {n} points, has {len(pts)}")
+
+
+def _count(notes: dict[str, int] | None, what: str) -> None:
+    if notes is not None:
+        notes[what] = notes.get(what, 0) + 1
+
+
+def _draw_shape(canvas: Image.Image, draw: ImageDraw.ImageDraw, shape: dict, idx: int, source: Path,
+                notes: dict[str, int] | None) -> None:
+    kind = shape.get("shape_type") or "polygon"
+    pts = _points(shape, source)
+    if kind == "polygon":
+        if len(pts) < 3:
+            _count(notes, f"polygon(s) with fewer than 3 points ({source.name})")
+            return
+        draw.polygon(pts, fill=idx, outline=idx)
+    elif kind == "rectangle":
+        _need(kind, pts, 2, shape, source)
+        (x1, y1), (x2, y2) = pts
+        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], fill=idx, outline=idx)
+    elif kind == "oriented_rectangle":
+        _need(kind, pts, 4, shape, source)
+        draw.polygon(pts, fill=idx, outline=idx)
+    elif kind == "circle":
+        _need(kind, pts, 2, shape, source)
+        (cx, cy), (px, py) = pts
+        d = math.hypot(cx - px, cy - py)
+        draw.ellipse([cx - d, cy - d, cx + d, cy + d], fill=idx, outline=idx)
+    elif kind == "mask":
+        if not pts or not shape.get("mask"):
+            raise SegstudioError(f"{source}: mask shape {shape.get('label')!r} lacks its points or mask data")
+        m = _decode_mask(shape["mask"], source)
+        x1, y1 = int(pts[0][0]), int(pts[0][1])
+        canvas.paste(idx, (x1, y1, x1 + m.width, y1 + m.height), mask=m)
+    else:
+        _count(notes, f"{kind} shape(s) (no area)")
 
 
 def rasterise_shapes(shapes: list[tuple[dict, int]], size: tuple[int, int], fill: int, source: Path,
                      skipped: dict[str, int] | None = None) -> np.ndarray:
-    """Paint (shape, class index) pairs in order onto a `size` (w, h) label map."""
+    """Paint (shape, class index) pairs in order onto a `size` (w, h) label map filled with `fill`."""
     canvas = Image.new("L", size, fill)
     draw = ImageDraw.Draw(canvas)
     for shape, idx in shapes:
-        kind = shape.get("shape_type") or "polygon"
-        pts = _points(shape, source)
-        if kind == "polygon":
-            if len(pts) < 3:
-                if skipped is not None:
-                    skipped["polygon with fewer than 3 points"] = skipped.get("polygon with fewer than 3 points", 0) + 1
-                continue
-            draw.polygon(pts, fill=idx, outline=idx)
-        elif kind == "rectangle":
-            if len(pts) != 2:
-                raise SegstudioError(f"{source}: rectangle {shape.get('label')!r} needs 2 points, has {len(pts)}")
-            (x1, y1), (x2, y2) = pts
-            draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], fill=idx, outline=idx)
-        elif kind == "circle":
-            if len(pts) != 2:
-                raise SegstudioError(f"{source}: circle {shape.get('label')!r} needs 2 points, has {len(pts)}")
-            (cx, cy), (px, py) = pts
-            d = math.hypot(cx - px, cy - py)
-            draw.ellipse([cx - d, cy - d, cx + d, cy + d], fill=idx, outline=idx)
-        elif kind == "mask":
-            if not pts or not shape.get("mask"):
-                raise SegstudioError(f"{source}: mask shape {shape.get('label')!r} lacks its points or mask data")
-            m = _decode_mask(shape["mask"], source)
-            x1, y1 = int(pts[0][0]), int(pts[0][1])
-            canvas.paste(idx, (x1, y1, x1 + m.width, y1 + m.height), mask=m)
-        else:
-            if skipped is not None:
-                skipped[f"{kind} shapes (no area)"] = skipped.get(f"{kind} shapes (no area)", 0) + 1
+        _draw_shape(canvas, draw, shape, idx, source, skipped)
     return np.asarray(canvas).copy()
+
+
+def background_index(labelset: LabelSet, background: str = "auto") -> int:
+    """The index labelme's `_background_` (and uncovered pixels) become: see the module docstring."""
+    if background == "void":
+        return labelset.ignore_index
+    if background == "auto":
+        for i, name in enumerate(labelset.names):
+            if name.lower() in BACKGROUND_CLASS_NAMES:
+                return i
+        return labelset.ignore_index
+    idx = labelset.get_index(background)
+    if idx is None:
+        raise SegstudioError(f"background class {background!r} is not in label set "
+                             f"{labelset.name or '(unnamed)'} ({', '.join(labelset.names)}); "
+                             "give a class name, 'auto' or 'void'")
+    return idx
+
+
+class _LabelmeMapper:
+    """ClassMapper plus labelme's reserved labels (`_background_`, `__ignore__`) unless mapped explicitly."""
+
+    def __init__(self, labelset: LabelSet, mapping: dict[str, str] | None, bg: int):
+        self.mapper = ClassMapper(labelset, mapping)
+        self.explicit = dict(mapping or {})
+        self.labelset, self.bg = labelset, bg
+
+    def index(self, name: str) -> int | None:
+        m = self.mapper
+        if name not in self.explicit and name in (BACKGROUND_LABEL, IGNORE_LABEL):
+            if name == IGNORE_LABEL or self.bg == self.labelset.ignore_index:
+                m.to_unlabelled[name] = m.to_unlabelled.get(name, 0) + 1
+                return self.labelset.ignore_index
+            m.mapped[name] = self.labelset.names[self.bg]
+            return self.bg
+        return m.index(name)
+
+
+def _collect(src: Path) -> tuple[list[Path], Path]:
+    if src.is_dir():
+        files = sorted(p for p in src.glob("*.json") if not p.name.startswith("."))
+        if not files:
+            raise SegstudioError(f"{src}: no labelme .json files")
+        return files, src
+    if src.is_file():
+        return [src], src.parent
+    raise SegstudioError(f"{src}: no such file or folder")
+
+
+def _read_all(files: list[Path], images: dict[str, Path], images_dir: Path, root: Path,
+              summary: ImportSummary, strict: bool) -> list[_Doc]:
+    """Every readable labelme file; unless `strict`, unreadable ones and duplicate stems are
+    reported in `summary.skipped` and the others still imported."""
+    docs: list[_Doc] = []
+    seen: dict[str, Path] = {}
+    for f in files:
+        try:
+            d = _read_doc(f, images, images_dir, root)
+        except SegstudioError as e:
+            if strict:
+                raise
+            summary.skipped[f.name] = str(e)
+            continue
+        if d.stem in seen:
+            summary.skipped[f.name] = f"{seen[d.stem].name} already annotates an image named {d.stem!r}"
+            continue
+        seen[d.stem] = f
+        docs.append(d)
+    return docs
+
+
+def _doc_size(d: _Doc, images_dir: Path, summary: ImportSummary) -> tuple[int, int]:
+    if d.image is not None:
+        size = image_size(d.image)
+    elif d.image_data is not None:
+        size = _oriented_size_of_bytes(d.image_data, d.json_path)
+        summary.notes.append(f"{d.json_path.name}: image file not found; used its embedded imageData "
+                             f"({size[0]}x{size[1]}); put the image in {images_dir} as {d.stem}.* to use the mask")
+    else:
+        raise SegstudioError(f"image {d.stem!r} not found in {images_dir} and no imageData")
+    hw, hh = d.size_hint
+    if hw is not None and hh is not None and (hw, hh) != size:
+        raise SegstudioError(f"labelme says {hw}x{hh} but the image {d.image or 'imageData'} is "
+                             f"{size[0]}x{size[1]} (EXIF-oriented)")
+    return size
 
 
 def import_labelme(src: str | Path, images_dir: str | Path, labelset: LabelSet, out_dir: str | Path, *,
                    mapping: dict[str, str] | None = None, skip_unknown: bool = False, overwrite: bool = False,
-                   progress: ProgressFn | None = None, cancelled: CancelFn | None = None) -> ImportSummary:
+                   background: str = "auto", progress: ProgressFn | None = None,
+                   cancelled: CancelFn | None = None) -> ImportSummary:
     """Import one labelme JSON file or every *.json in a folder into `out_dir/<image stem>.png`."""
     src, images_dir, out_dir = Path(src), Path(images_dir), Path(out_dir)
-    if src.is_dir():
-        files = sorted(p for p in src.glob("*.json") if not p.name.startswith("."))
-        root = src
-        if not files:
-            raise SegstudioError(f"{src}: no labelme .json files")
-    elif src.is_file():
-        files, root = [src], src.parent
-    else:
-        raise SegstudioError(f"{src}: no such file or folder")
+    files, root = _collect(src)
     if not images_dir.is_dir():
         raise SegstudioError(f"{images_dir}: images folder not found")
     images = images_by_name(images_dir)
-    mapper = ClassMapper(labelset, mapping)
-    docs = [_read_doc(f, images, images_dir, root) for f in files]
-    seen: dict[str, Path] = {}
-    for d in docs:
-        if d.stem in seen:
-            raise SegstudioError(f"{d.json_path} and {seen[d.stem]} both annotate an image named {d.stem!r}")
-        seen[d.stem] = d.json_path
-        d.shapes = [(s, mapper.index(str(s.get("label", "")))) for s in d.shapes if isinstance(s, dict)]
-    if mapper.unknown and not skip_unknown:
-        raise UnknownClassesError(mapper.unknown, src, labelset, unit="shapes")
+    bg = background_index(labelset, background)
+    mapper = _LabelmeMapper(labelset, mapping, bg)
     summary = ImportSummary(out_dir=out_dir)
-    not_drawn: dict[str, int] = {}
+    strict = src.is_file()  # one file: its problem is the command's error
+    docs = _read_all(files, images, images_dir, root, summary, strict)
+    for d in docs:
+        d.shapes = [(s, mapper.index(str(s.get("label", "")))) for s in d.shapes if isinstance(s, dict)]
+    if mapper.mapper.unknown and not skip_unknown:
+        raise UnknownClassesError(mapper.mapper.unknown, src, labelset, unit="shapes")
+    refuse_inputs([out_dir / f"{d.stem}.png" for d in docs], [*files, *set(images.values())], what="mask")
+    notes: dict[str, int] = {}
     results = []
-    n = len(docs)
-    report(progress, 0, n)
+    report(progress, 0, len(docs))
     for i, d in enumerate(docs):
         check_cancel(cancelled)
-        if d.image is not None:
-            size = image_size(d.image)
-        elif d.image_data is not None:
-            size = _oriented_size_of_bytes(d.image_data, d.json_path)
-            summary.notes.append(f"{d.json_path.name}: image not found; used the size of its embedded imageData")
-        else:
-            summary.skipped[d.json_path.name] = f"image {d.stem!r} not found in {images_dir} and no imageData"
-            continue
-        hw, hh = d.size_hint
-        if hw is not None and hh is not None and (hw, hh) != size:
-            summary.skipped[d.json_path.name] = (f"labelme says {hw}x{hh} but the image "
-                                                 f"{d.image or 'imageData'} is {size[0]}x{size[1]} (EXIF-oriented)")
-            continue
-        shapes = [(s, idx) for s, idx in d.shapes if idx is not None]
-        labels = rasterise_shapes(shapes, size, labelset.ignore_index, d.json_path, not_drawn)
-        results.append((d.stem, labels))
-        report(progress, i + 1, n)
-    mapper.fill_summary(summary)
-    for what, cnt in sorted(not_drawn.items()):
+        try:
+            size = _doc_size(d, images_dir, summary)
+            shapes = [(s, idx) for s, idx in d.shapes if idx is not None]
+            results.append((d.stem, rasterise_shapes(shapes, size, bg, d.json_path, notes)))
+        except SegstudioError as e:
+            if strict:
+                raise
+            summary.skipped[d.json_path.name] = str(e)
+        report(progress, i + 1, len(docs))
+    mapper.mapper.fill_summary(summary)
+    for what, cnt in sorted(notes.items()):
         summary.notes.append(f"{cnt} {what} not drawn")
     summary.written = write_masks(results, labelset, out_dir, overwrite=overwrite, cancelled=cancelled)
     return summary

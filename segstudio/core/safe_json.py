@@ -1,0 +1,79 @@
+"""Reading JSON that came from elsewhere with limits on its size and nesting depth.
+
+Python's JSON decoder recurses once per nested array or object, so a file of
+100 000 `[` ends in a RecursionError traceback instead of a message, and a
+multi-gigabyte file is read into memory whole. `load_json_file` checks the
+size before reading and the nesting depth before parsing (brackets inside
+strings are not counted), and turns every failure into a SegstudioError that
+names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SegstudioError
+
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: COCO's largest official file is ~450 MB
+DEFAULT_MAX_DEPTH = 64  # COCO and labelme need 5
+
+
+class UnsafeJsonError(SegstudioError, ValueError):
+    """A JSON file is unreadable, too large, or nested too deeply."""
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays/objects in JSON text (brackets inside strings ignored)."""
+    bare = _STRING.sub(b'""', raw)
+    a = np.frombuffer(bare, np.uint8)
+    step = np.zeros(a.shape, np.int8)
+    step[(a == ord("[")) | (a == ord("{"))] = 1
+    step[(a == ord("]")) | (a == ord("}"))] = -1
+    if not step.any():
+        return 0
+    return int(np.cumsum(step, dtype=np.int64).max())
+
+
+def loads_checked(raw: bytes, source: str | Path, max_depth: int = DEFAULT_MAX_DEPTH):
+    """Parse JSON bytes (UTF-8, a BOM allowed) after checking their nesting depth."""
+    depth = nesting_depth(raw)
+    if depth > max_depth:
+        raise UnsafeJsonError(f"{source}: JSON nested {depth} levels deep (the limit is {max_depth}); "
+                              "refused as malformed or hostile")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UnsafeJsonError(f"{source}: not UTF-8 text ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UnsafeJsonError(f"{source}: not valid JSON ({e})") from None
+    except RecursionError:  # a depth below our limit but above Python's recursion limit
+        raise UnsafeJsonError(f"{source}: JSON nested too deeply to parse") from None
+
+
+def load_json_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH):
+    """The parsed content of a JSON file, refusing files over `max_bytes` or nested over `max_depth`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UnsafeJsonError(f"{path}: {size:,} bytes, more than the {max_bytes:,} accepted for a JSON file")
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise UnsafeJsonError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UnsafeJsonError(f"{path}: is a folder, not a JSON file") from None
+    except OSError as e:
+        raise UnsafeJsonError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(raw) > max_bytes:  # grew while we read it
+        raise UnsafeJsonError(f"{path}: more than the {max_bytes:,} bytes accepted for a JSON file")
+    return loads_checked(raw, path, max_depth)
