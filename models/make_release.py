@@ -4,8 +4,8 @@
         --images ../shared/datasets/camvid/val --gt ../shared/datasets/camvid/valannot
 
 Predicts the validation images at their native resolution with fp32 and with
-fp16-stored weights, scores both with the same confusion matrix as
-`segstudio eval`, and ships fp16 only if no headline figure moves by more than
+fp16-stored weights, scores both with `nets.evaluation.evaluate_model` (the
+code behind `segstudio eval --model` and the studio's eval dialog), and ships fp16 only if no headline figure moves by more than
 --tolerance percentage points. The model card gains an `evaluation` block with
 both sets of figures and the label agreement between them.
 """
@@ -22,25 +22,22 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from segstudio.core.imageio import list_images, load_image, read_label_png  # noqa: E402
-from segstudio.core.metrics import ConfusionMatrix  # noqa: E402
 from segstudio.nets.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from segstudio.nets.predictor import Predictor  # noqa: E402
+from segstudio.nets.evaluation import evaluate_model  # noqa: E402
 
 HEADLINE = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
 
 
-def evaluate(weights: Path, images: list[Path], gt_dir: Path) -> tuple[dict, list[np.ndarray]]:
-    model, card = load_checkpoint(weights)
-    predictor = Predictor(model, card, device="cpu")
-    cm = ConfusionMatrix(predictor.labelset.num_classes)
-    preds = []
-    for path in images:
-        labels = predictor.predict(load_image(path))
-        cm.update(read_label_png(gt_dir / (path.stem + ".png")), labels)
-        preds.append(labels)
-    scores = cm.scores().to_dict(predictor.labelset.names)
-    return {k: scores[k] for k in HEADLINE} | {"per_class_iou": {c["name"]: c["iou"] for c in scores["per_class"]}}, preds
+def evaluate(weights: Path, images_dir: Path, gt_dir: Path) -> tuple[dict, dict[str, np.ndarray], int]:
+    """(headline figures and per-class IoU, predictions by stem, images scored) of one checkpoint on the CPU."""
+    preds: dict[str, np.ndarray] = {}
+    ev = evaluate_model(weights, images_dir, gt_dir, device="cpu",
+                        on_labels=lambda path, labels: preds.__setitem__(path.stem, labels))
+    if ev.failed:
+        raise SystemExit("\n".join(f"not scored: {r.error}" for r in ev.failed))
+    scores = ev.report()
+    per_class = {c["name"]: c["iou"] for c in scores["per_class"]}
+    return {k: scores[k] for k in HEADLINE} | {"per_class_iou": per_class}, preds, len(ev.scored)
 
 
 def main() -> None:
@@ -53,19 +50,18 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=0.05, help="percentage points")
     args = ap.parse_args()
 
-    images = list_images(args.images)
     model, card = load_checkpoint(args.checkpoint)
     name = args.name or card["name"]
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = save_checkpoint(Path(tmp) / "fp32" / name, model, card)
         fp16 = save_checkpoint(Path(tmp) / "fp16" / name, model, card, half=True)
-        s32, p32 = evaluate(fp32, images, args.gt)
-        s16, p16 = evaluate(fp16, images, args.gt)
-    agree = sum(int((a == b).sum()) for a, b in zip(p32, p16)) / sum(a.size for a in p32)
+        s32, p32, n_images = evaluate(fp32, args.images, args.gt)
+        s16, p16, _ = evaluate(fp16, args.images, args.gt)
+    agree = sum(int((p32[s] == p16[s]).sum()) for s in p32) / sum(a.size for a in p32.values())
     delta = {k: round(100 * (s16[k] - s32[k]), 4) for k in HEADLINE}
     half = all(abs(v) <= args.tolerance for v in delta.values())
     card["evaluation"] = {
-        "split": "validation", "images": len(images), "source": str(args.images),
+        "split": "validation", "images": n_images, "source": str(args.images),
         "resolution": "native (the predictor resizes by input.resize and upsamples back)",
         "fp32": s32, "fp16": s16, "fp16_minus_fp32_points": delta, "fp16_label_agreement": agree,
         "shipped_weights": "float16" if half else "float32",

@@ -1,4 +1,10 @@
-"""`segstudio eval`: score a folder of predicted label PNGs against ground truth."""
+"""`segstudio eval`: score predictions against a folder of ground-truth label PNGs.
+
+Either a folder of predicted label PNGs (`--pred`, no torch needed) or a model
+run on a folder of images (`--model NAME|PATH --images DIR`, the twin of the
+studio's Tools → Evaluate dialog, through `nets.evaluation.evaluate_model`).
+Both print the same table and write the same `--json` keys.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,17 @@ import sys
 from pathlib import Path
 
 from segstudio.core.atomic import atomic_write_text
+from segstudio.core.errors import SegstudioError
 from segstudio.core.evaluate import evaluate_folders
 from segstudio.core.labels import resolve_labelset
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--pred", required=True, type=Path, help="folder of predicted label PNGs")
+    p.add_argument("--pred", type=Path, help="folder of predicted label PNGs")
+    p.add_argument("--model", help="instead of --pred: score this model (a name or a checkpoint path) "
+                                   "on the images of --images")
+    p.add_argument("--images", type=Path, help="with --model: folder of the images to predict")
+    p.add_argument("--device", default="auto", help="with --model: auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--gt", required=True, type=Path, help="folder of ground-truth label PNGs")
     p.add_argument("--labels", required=True, help="label set: voc, camvid or a label-set file")
     p.add_argument("--json", type=Path, help="write the figures to this JSON file")
@@ -43,12 +54,24 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _evaluate(args, labelset):
+    if (args.pred is None) == (args.model is None):
+        raise SegstudioError("give either --pred FOLDER or --model NAME|PATH with --images FOLDER")
+    if args.pred is not None:
+        return evaluate_folders(args.pred, args.gt, labelset, workers=args.workers), args.pred
+    if args.images is None:
+        raise SegstudioError("--model needs --images FOLDER (the images to predict)")
+    from segstudio.nets.evaluation import evaluate_model
+
+    return evaluate_model(args.model, args.images, args.gt, labelset, device=args.device), args.images
+
+
 def run(args) -> int:
     labelset = resolve_labelset(args.labels)
-    ev = evaluate_folders(args.pred, args.gt, labelset, workers=args.workers)
+    ev, source = _evaluate(args, labelset)
     problems = 0
     for stem in ev.missing:
-        print(f"missing prediction: {stem}.png is in {args.gt} but not in {args.pred}", file=sys.stderr)
+        print(f"missing prediction: {stem}.png is in {args.gt} but not in {source}", file=sys.stderr)
         problems += 1
     for stem in ev.extra:
         print(f"extra prediction: {stem}.png has no ground truth in {args.gt} (not scored)", file=sys.stderr)

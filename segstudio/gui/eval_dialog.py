@@ -2,7 +2,7 @@
 
 Scores a folder of ground-truth label PNGs against either the working masks
 (`core.evaluate.evaluate_folders`, the same code as `segstudio eval`) or a
-model's predictions on the images (`nets.predictor.Predictor`), on a worker
+model's predictions on the images (`nets.evaluation.evaluate_model`), on a worker
 thread. Shows the headline figures, a per-class table, a per-class IoU bar
 chart, the row-normalised confusion matrix and the worst images by mIoU
 (double-click one to open it). The report saves as JSON (the keys of
@@ -25,12 +25,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QDialog, QFileDi
                                QRadioButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from segstudio.core.atomic import atomic_write_text
-from segstudio.core.jobs import Cancelled
-from segstudio.core.errors import SegstudioError
-from segstudio.core.evaluate import Evaluation, ImageResult, evaluate_folders
-from segstudio.core.imageio import label_pngs, list_images, read_label_png
+from segstudio.core.evaluate import Evaluation, evaluate_folders
 from segstudio.core.labels import LabelSet
-from segstudio.core.metrics import ConfusionMatrix
 
 from .batch_worker import BatchRunner
 from .charts import BarChart, HeatmapChart
@@ -41,50 +37,6 @@ HEADLINES = (("pixel_accuracy", "Pixel accuracy"), ("mean_accuracy", "Mean accur
 
 def pct(v) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f} %"
-
-
-def evaluate_model(model_path: Path, images_dir: Path, gt_dir: Path, labelset: LabelSet,
-                   progress=None, cancelled=None) -> Evaluation:
-    """Predict every image that has a ground-truth PNG and score the predictions."""
-    import threading
-
-    from segstudio.nets.predictor import Predictor
-
-    predictor = Predictor.from_checkpoint(str(model_path))
-    if predictor.labelset.names != labelset.names:
-        raise SegstudioError(
-            f"{Path(model_path).name} predicts {predictor.labelset.num_classes} classes "
-            f"({', '.join(predictor.labelset.names[:6])}…) but the ground truth uses the label set "
-            f"{labelset.name or '(custom)'} ({', '.join(labelset.names[:6])}…)")
-    gt_dir = Path(gt_dir)
-    if not gt_dir.is_dir():
-        raise SegstudioError(f"{gt_dir}: not a folder")
-    gts = label_pngs(gt_dir)
-    images = [p for p in list_images(images_dir) if p.stem in gts]
-    if not images:
-        raise SegstudioError(f"no image in {images_dir} has a ground-truth PNG in {gt_dir}")
-    n = labelset.num_classes
-    total = ConfusionMatrix(n)
-    results: list[ImageResult] = []
-    stop = threading.Event()
-    for i, (path, labels, error) in enumerate(predictor.predict_paths(images, cancel=stop)):
-        if cancelled is not None and cancelled():
-            stop.set()
-            raise Cancelled()
-        if error is not None:
-            results.append(ImageResult(path.stem, error=error))
-        else:
-            try:
-                gt = read_label_png(gts[path.stem], expected_size=(labels.shape[1], labels.shape[0]),
-                                    image_path=path)
-                results.append(ImageResult(path.stem, matrix=total.update(gt, labels)))
-            except SegstudioError as e:
-                results.append(ImageResult(path.stem, error=str(e)))
-        if progress is not None:
-            progress(i + 1, len(images))
-    ev = Evaluation(labelset=labelset, total=total, images=results)
-    ev.missing = sorted(set(gts) - {p.stem for p in images})
-    return ev
 
 
 def report_csv(report: dict) -> str:
@@ -242,7 +194,11 @@ class EvalDialog(QDialog):
         gt_dir, ls = Path(gt).expanduser(), self.labelset
         if self.model_radio.isChecked() and self.model_path is not None:
             model, images = self.model_path, self.images_dir
-            job = lambda progress, cancelled: evaluate_model(model, images, gt_dir, ls, progress, cancelled)  # noqa: E731
+
+            def job(progress, cancelled):
+                from segstudio.nets.evaluation import evaluate_model  # torch loads only when a model is scored
+
+                return evaluate_model(model, images, gt_dir, ls, progress=progress, cancelled=cancelled)
             what = f"predictions of {model.stem}"
         else:
             masks = self.masks_dir

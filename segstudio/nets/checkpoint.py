@@ -1,22 +1,16 @@
 """segstudio's own checkpoints: `<name>.safetensors` weights beside a `<name>.json` model card.
 
-The card says everything needed to rebuild and use the model without code:
-architecture, width and options, the label set (names, colours, ignore
-index), input normalisation and channel order, and what it was trained on
-and how well it scored. Models are found by name in the shipped `models/`
-folder and the user's models folder; a user model overrides a shipped one of
-the same name.
-
-Input normalisation (`card["input"]`): pixels 0..255 are put in
-`channel_order` ("RGB" or "BGR"), multiplied by `scale`, then `mean` is
-subtracted and the result divided by `std`, per channel in that order.
+Saving and loading checkpoints (the card itself is `card.py`'s business), and
+finding models by name in the shipped models folder and the user's models
+folder; a user model overrides a shipped one of the same name. Foreign
+PyTorch state dicts (.pth) are read without unpickling code and converted by
+`weights.py`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,25 +20,23 @@ from torch import nn
 
 from segstudio import paths
 from segstudio.core.atomic import atomic_path, atomic_write_text
-from segstudio.core.errors import LabelSetError
 from segstudio.core.labels import LabelSet
 
-from . import ARCHS, build_model
+from . import build_model
+from .card import (CAFFE_INPUT, FORMAT_NAME, FORMAT_VERSION, IMAGENET_INPUT, card_labelset, make_card,
+                   validate_card)
 from .errors import ModelError, ModelNotFound
 from .safeload import PICKLE_SUFFIXES, load_pickled_state_dict, load_safetensors
+from .weights import card_for_foreign_state_dict, convert_state_dict
 
-FORMAT_NAME = "segstudio.model"
-FORMAT_VERSION = 1
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 DEFAULT_MODEL_NAME = "segnet-basic-camvid"
 CARD_METADATA_KEY = "segstudio.card"
-
-IMAGENET_INPUT = {"channel_order": "RGB", "scale": 1 / 255,
-                  "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
-# The convention of the original Caffe FCN / VGG weights (mean in B, G, R order).
-CAFFE_INPUT = {"channel_order": "BGR", "scale": 1.0,
-               "mean": [104.00698793, 116.66876762, 122.67891434], "std": [1.0, 1.0, 1.0]}
+# re-exported: callers that save checkpoints build cards with these
+__all__ = ["CAFFE_INPUT", "FORMAT_NAME", "FORMAT_VERSION", "IMAGENET_INPUT", "ModelInfo", "card_labelset",
+           "card_path", "default_model", "find_models", "load_checkpoint", "make_card", "model_from_card",
+           "read_card", "resolve_model", "save_checkpoint", "unreadable_models", "validate_card"]
 
 
 @dataclass(frozen=True)
@@ -61,94 +53,6 @@ class ModelInfo:
     def labelset(self) -> LabelSet:
         return card_labelset(self.card, self.path)
 
-
-# --- model cards -----------------------------------------------------------------------------
-
-
-def make_card(arch: str, width: float, labelset: LabelSet, input_norm: dict | None = None, **extra) -> dict:
-    """A valid model card. `extra` may set name, arch_options, training, metrics or add other keys."""
-    card = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "name": extra.pop("name", ""),
-        "arch": arch,
-        "width": float(width),
-        "num_classes": labelset.num_classes,
-        "arch_options": dict(extra.pop("arch_options", None) or {}),
-        "labelset": labelset.to_dict(),
-        "input": copy.deepcopy(dict(input_norm or IMAGENET_INPUT)),
-        "training": dict(extra.pop("training", None) or {}),
-        "metrics": dict(extra.pop("metrics", None) or {}),
-    }
-    card.update(extra)
-    validate_card(card, "model card")
-    return card
-
-
-def validate_card(card: dict, source: str | Path = "model card") -> dict:
-    """Check a card's fields; raise ModelError saying which field of `source` is wrong."""
-    def bad(msg: str) -> ModelError:
-        return ModelError(f"{source}: {msg}")
-
-    if not isinstance(card, dict):
-        raise bad("a model card must be a JSON object")
-    if card.get("format") != FORMAT_NAME:
-        raise bad(f"not a segstudio model card (format is {card.get('format')!r}, expected {FORMAT_NAME!r})")
-    version = card.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise bad(f"model card format_version {version!r} is not supported (this segstudio reads up to "
-                  f"{FORMAT_VERSION}); a newer segstudio wrote it")
-    arch = card.get("arch")
-    if arch not in ARCHS:
-        raise bad(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
-    width = card.get("width")
-    if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0 < width <= 4:
-        raise bad(f"width must be a number in (0, 4], got {width!r}")
-    options = card.get("arch_options", {})
-    if not isinstance(options, dict):
-        raise bad("arch_options must be an object")
-    unknown = sorted(set(options) - set(ARCHS[arch][1]))
-    if unknown:
-        raise bad(f"{arch} has no option {', '.join(map(repr, unknown))}")
-    labelset = card_labelset(card, source)
-    k = card.get("num_classes")
-    if k != labelset.num_classes:
-        raise bad(f"num_classes is {k!r} but the label set has {labelset.num_classes} classes "
-                  f"({', '.join(labelset.names)})")
-    _check_input(card.get("input"), bad)
-    for key in ("training", "metrics"):
-        if not isinstance(card.get(key, {}), dict):
-            raise bad(f"{key} must be an object")
-    return card
-
-
-def _check_input(inp, bad) -> None:
-    if not isinstance(inp, dict):
-        raise bad("input (normalisation) must be an object with channel_order, scale, mean, std")
-    if inp.get("channel_order") not in ("RGB", "BGR"):
-        raise bad(f"input.channel_order must be 'RGB' or 'BGR', got {inp.get('channel_order')!r}")
-    scale = inp.get("scale")
-    if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise bad(f"input.scale must be a positive number, got {scale!r}")
-    for key in ("mean", "std"):
-        v = inp.get(key)
-        if (not isinstance(v, (list, tuple)) or len(v) != 3
-                or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)):
-            raise bad(f"input.{key} must be a list of 3 numbers, got {v!r}")
-    if any(s <= 0 for s in inp["std"]):
-        raise bad(f"input.std must be positive, got {inp['std']}")
-    resize = inp.get("resize", 1.0)
-    if not isinstance(resize, (int, float)) or isinstance(resize, bool) or not 0 < resize <= 8:
-        raise bad(f"input.resize (factor applied to images before the network) must be in (0, 8], got {resize!r}")
-
-
-def card_labelset(card: dict, source: str | Path = "model card") -> LabelSet:
-    try:
-        return LabelSet.from_dict(card["labelset"], source=f"{source} (labelset)")
-    except KeyError:
-        raise ModelError(f"{source}: the model card has no labelset") from None
-    except (LabelSetError, TypeError, ValueError) as e:
-        raise ModelError(f"{source}: invalid label set in the model card: {e}") from None
 
 
 def card_path(weights_path: str | Path) -> Path:
@@ -267,11 +171,7 @@ def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu"
         if card_path(path).is_file():
             card = read_card(card_path(path))
         else:
-            from .weights import card_for_foreign_state_dict
-
             card = card_for_foreign_state_dict(state, path)
-        from .weights import convert_state_dict
-
         state, _ = convert_state_dict(state, card["arch"])
     else:
         card = read_card(path)

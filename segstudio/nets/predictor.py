@@ -1,8 +1,8 @@
 """Running a segmentation model on images: the engine behind `segstudio predict` and the GUI.
 
 `Predictor` takes RGB uint8 images and returns uint8 label maps (optionally
-per-class probabilities). It preprocesses as the model card says, picks the
-device (CUDA, then MPS, then CPU), runs under `torch.inference_mode`, and on
+per-class probabilities). It preprocesses with the card's `InputTransform`, picks the
+device (`device.pick_device`: CUDA, then MPS, then CPU), runs under `torch.inference_mode`, and on
 CUDA uses bf16 (or fp16) autocast and channels_last. Images larger than
 `tile_size` are predicted in overlapping tiles (see `tiling`); running out of
 accelerator memory falls back to smaller tiles, then to the CPU, with a
@@ -31,7 +31,9 @@ from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import load_image
 from segstudio.core.jobs import Cancelled
 
-from .checkpoint import card_labelset, load_checkpoint, validate_card
+from .card import InputTransform, card_labelset, validate_card
+from .checkpoint import load_checkpoint
+from .device import pick_device
 from .errors import ModelError
 from .tiling import tiles
 
@@ -39,28 +41,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 MIN_TILE = 256
-
-
-def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """`auto`: CUDA, then Apple MPS, then CPU. Asking for an absent device is an error."""
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ModelError(f"unknown device {name!r}; use auto, cpu, cuda or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' requested but CUDA is not available "
-                         f"(this PyTorch build: {torch.__version__}); use --device cpu or auto")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ModelError("device 'mps' requested but Apple MPS is not available")
-    return dev
 
 
 def is_out_of_memory(e: BaseException) -> bool:
@@ -100,14 +80,10 @@ class Predictor:
         self.messages: list[str] = []
         self._batch_size_opt = batch_size
         self._move_to(pick_device(device))
-        inp = card["input"]
-        self._bgr = inp["channel_order"] == "BGR"
-        self._scale = float(inp["scale"])
-        self._mean = torch.tensor(inp["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-        self._std = torch.tensor(inp["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.transform = InputTransform.from_card(card)
         # Models trained on downscaled images (e.g. on a CPU) see images resized by this
         # factor; their logits are scaled back to the image's own size.
-        self.input_resize = float(inp.get("resize", 1.0))
+        self.input_resize = self.transform.resize
 
     @classmethod
     def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto", **kwargs) -> Predictor:
@@ -147,11 +123,7 @@ class Predictor:
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """N,3,H,W float32 on the device, normalised as the card says (images: same-size HxWx3 uint8)."""
         x = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
-        x = x.to(self._device, non_blocking=True).permute(0, 3, 1, 2).float()
-        if self._bgr:
-            x = x.flip(1)
-        x = x * self._scale
-        x = (x - self._mean.to(self._device)) / self._std.to(self._device)
+        x = self.transform(x.to(self._device, non_blocking=True).permute(0, 3, 1, 2))
         # The HWC source makes x channels_last already; choose the layout explicitly.
         return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
@@ -185,7 +157,7 @@ class Predictor:
         if self.input_resize == 1.0:
             return self._predict_native(image, cancel, progress, return_probs)
         h, w = image.shape[:2]
-        size = (max(1, round(w * self.input_resize)), max(1, round(h * self.input_resize)))
+        size = self.transform.scaled_size(w, h)
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if self.input_resize < 1 else cv2.INTER_LINEAR)
         labels, probs = self._predict_native(small, cancel, progress, return_probs=True)
         return _resize_probs(probs, labels, h, w, return_probs)

@@ -29,6 +29,7 @@ from torch import nn
 from segstudio.core.labels import LabelSet, preset
 from segstudio.core.palette import voc_color
 
+from .card import CAFFE_INPUT, IMAGENET_INPUT, make_card
 from .errors import ModelError
 from .fcn import VGG16_CONV_NAMES
 
@@ -87,8 +88,6 @@ def _fold_bn(w: torch.Tensor, b: torch.Tensor, bn: dict[str, torch.Tensor]) -> t
 
 def convert_state_dict(state: dict[str, torch.Tensor], arch: str) -> tuple[dict[str, torch.Tensor], ImportInfo]:
     """`state` renamed (and reshaped / folded) to segstudio's keys for `arch`."""
-    from .checkpoint import CAFFE_INPUT, IMAGENET_INPUT
-
     kind = detect_kind(state)
     if kind == "segstudio":
         caffe_fcn = arch.startswith("fcn") and "score_fr.weight" in state
@@ -173,8 +172,6 @@ def generic_labelset(num_classes: int) -> LabelSet:
 
 def card_for_foreign_state_dict(state: dict[str, torch.Tensor], path: str | Path) -> dict:
     """A model card for a state dict that came without one (torchfcn's Caffe-converted FCNs)."""
-    from .checkpoint import CAFFE_INPUT, make_card
-
     path = Path(path)
     if "score_fr.weight" not in state or "conv1_1.weight" not in state:
         raise ModelError(f"{path}: no model card ({path.with_suffix('.json').name}) beside it and not a "

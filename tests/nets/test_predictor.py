@@ -12,7 +12,8 @@ from segstudio.nets import build_model
 from segstudio.nets.checkpoint import CAFFE_INPUT, make_card, save_checkpoint
 from segstudio.nets.errors import ModelError
 from segstudio.core.jobs import Cancelled
-from segstudio.nets.predictor import Predictor, pick_device
+from segstudio.nets.device import pick_device
+from segstudio.nets.predictor import Predictor
 from segstudio.nets.tiling import spans
 
 LS5 = LabelSet(tuple("abcde"), ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)), name="t5")
