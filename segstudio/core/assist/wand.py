@@ -1,0 +1,54 @@
+"""Magic wand: the connected region of colours close to the clicked pixel's, in CIE Lab.
+
+`Wand(image)` converts the image to Lab once; `select(x, y, tolerance)` returns
+the 4-connected region around (x, y) whose Lab distance to the clicked pixel is
+at most `tolerance` (Euclidean, Lab units: ~2 is barely visible, 20-40 groups
+a textured surface). The distance map of the last click is kept, so dragging
+the tolerance only re-thresholds and re-floods (`cv2.floodFill`) -- the live
+preview. Nothing here uses Qt.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segstudio.core.errors import SegstudioError
+
+BBox = tuple[int, int, int, int]
+
+
+class Wand:
+    """Magic-wand selections on one RGB uint8 image."""
+
+    def __init__(self, image: np.ndarray):
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise SegstudioError(f"the magic wand needs an HxWx3 uint8 image, got {getattr(image, 'shape', '?')}")
+        # float32 Lab: L in 0..100, a/b in about -127..127 (the 8-bit variant rescales L and loses precision).
+        self.lab = cv2.cvtColor(image.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+        self.shape = image.shape[:2]
+        self._seed: tuple[int, int] | None = None
+        self._dist: np.ndarray | None = None
+        self._flood_mask = np.zeros((self.shape[0] + 2, self.shape[1] + 2), np.uint8)
+
+    def distance(self, x: int, y: int) -> np.ndarray:
+        """Float32 HxW Lab distance of every pixel to pixel (x, y) (cached for the last seed)."""
+        if self._seed != (x, y) or self._dist is None:
+            diff = self.lab - self.lab[y, x]
+            self._dist = cv2.sqrt(cv2.transform(diff * diff, np.ones((1, 3), np.float32)))
+            self._seed = (x, y)
+        return self._dist
+
+    def select(self, x: float, y: float, tolerance: float) -> tuple[BBox, np.ndarray] | None:
+        """(bbox, bool mask) of the region grown from (x, y), or None when (x, y) is outside the image."""
+        h, w = self.shape
+        xi, yi = int(x), int(y)
+        if not (0 <= xi < w and 0 <= yi < h):
+            return None
+        near = (self.distance(xi, yi) <= float(tolerance)).view(np.uint8)
+        fm = self._flood_mask
+        fm[...] = 0
+        flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+        _, _, _, (rx, ry, rw, rh) = cv2.floodFill(near, fm, (xi, yi), 0, 0, 0, flags)
+        mask = fm[1 + ry:1 + ry + rh, 1 + rx:1 + rx + rw].astype(bool)
+        return (rx, ry, rx + rw, ry + rh), mask
