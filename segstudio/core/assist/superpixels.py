@@ -17,21 +17,16 @@ and gives a boundary image for display. Nothing here uses Qt.
 from __future__ import annotations
 
 import math
-import threading
-
 import cv2
 import numpy as np
 
 from segstudio.core.errors import SegstudioError
+from segstudio.core.jobs import CancelFn, check_cancel
 
 #: Segments per image at each level.
 LEVELS: dict[str, int] = {"coarse": 400, "fine": 1600}
 #: Largest image area segmented as is; bigger images are downscaled to this many pixels first.
 WORK_PIXELS = 1_200_000
-
-
-class Cancelled(Exception):
-    """Raised between levels when the caller's cancel event is set."""
 
 
 def watershed_superpixels(image: np.ndarray, n_segments: int) -> np.ndarray:
@@ -262,14 +257,14 @@ def working_image(image: np.ndarray, max_pixels: int = WORK_PIXELS) -> np.ndarra
 
 
 def compute_superpixels(image: np.ndarray, levels: dict[str, int] | None = None,
-                        max_pixels: int = WORK_PIXELS, cancel: threading.Event | None = None) -> Superpixels:
-    """Superpixels of an RGB uint8 image at each level (name -> segment count)."""
+                        max_pixels: int = WORK_PIXELS, cancelled: CancelFn | None = None) -> Superpixels:
+    """Superpixels of an RGB uint8 image at each level (name -> segment count); `cancelled()` is
+    checked between levels (raises segstudio.core.jobs.Cancelled)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise SegstudioError(f"superpixels need an HxWx3 uint8 image, got {getattr(image, 'shape', type(image))}")
     work = working_image(image, max_pixels)
     out = {}
     for name, n in (levels or LEVELS).items():
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("superpixels cancelled")
+        check_cancel(cancelled)
         out[name] = watershed_superpixels(work, n)
     return Superpixels(image.shape[:2], out)
