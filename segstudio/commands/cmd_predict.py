@@ -4,6 +4,11 @@ Inputs are image files or folders (their images, not recursive). One PNG per
 image, named by the image's stem, is written to --out as a palette PNG of the
 model's label set. An image that cannot be read is reported and skipped; the
 exit status is then 1, but every other image is still written.
+
+Nothing is written over an input: an --out folder that is an input folder,
+or a label PNG that would resolve (symlinks included) to an input image, is
+refused before the model is loaded. Existing PNGs in --out are replaced only
+with --overwrite.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from pathlib import Path
 
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import list_images
+from segstudio.core.output_guard import refuse_existing, refuse_input_folder, refuse_inputs
 
 
 def add_arguments(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files or folders of images")
     p.add_argument("--model", help="model name (see 'segstudio models') or checkpoint path "
                                    "(default: the default model, segnet-basic-camvid when shipped)")
-    p.add_argument("--out", required=True, type=Path, help="folder for the label PNGs")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder for the label PNGs (not an input folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace label PNGs that already exist in --out (never an input)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: 4 on GPU, 1 on CPU)")
     p.add_argument("--tile-size", type=int, default=1024,
@@ -85,6 +94,17 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(images)), problems
 
 
+def plan_outputs(images: list[Path], inputs: list[Path], out: Path, overwrite: bool) -> dict[Path, Path]:
+    """{image: label PNG in `out`}, after refusing any write over an input or, without
+    `overwrite`, over an existing file; raises OutputConflictError naming both paths."""
+    refuse_input_folder(out, [p for p in inputs if p.is_dir()], what="--out")
+    targets = {image: out / f"{image.stem}.png" for image in images}
+    refuse_inputs(targets.values(), images, what="label PNG")
+    if not overwrite:
+        refuse_existing(targets.values(), what="label PNG")
+    return targets
+
+
 def _check_output_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +121,7 @@ def run(args) -> int:
         print(f"segstudio predict: {msg}", file=sys.stderr)
     if not images:
         raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
+    targets = plan_outputs(images, args.inputs, args.out, args.overwrite)
     _check_output_folder(args.out)
 
     from segstudio.core.imageio import write_label_png
@@ -151,7 +172,7 @@ def run(args) -> int:
                 print(("\n" if bar.tty and not args.quiet else "") + f"segstudio predict: skipped {error}",
                       file=sys.stderr)
                 continue
-            target = args.out / f"{path.stem}.png"
+            target = targets[path]
             writes.append((target, pool.submit(write_label_png, target, labels, predictor.labelset)))
             while len(writes) > 4:
                 finish_oldest()

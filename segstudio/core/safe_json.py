@@ -67,13 +67,13 @@ def load_json_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_
         if size > max_bytes:
             raise UnsafeJsonError(f"{path}: {size:,} bytes, more than the {max_bytes:,} accepted for a JSON file")
         with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
+            raw = f.read(size + 1)  # read(n) reserves n bytes: ask for what stat promised
     except FileNotFoundError:
         raise UnsafeJsonError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UnsafeJsonError(f"{path}: is a folder, not a JSON file") from None
     except OSError as e:
         raise UnsafeJsonError(f"{path}: cannot read ({e.strerror or e})") from None
-    if len(raw) > max_bytes:  # grew while we read it
-        raise UnsafeJsonError(f"{path}: more than the {max_bytes:,} bytes accepted for a JSON file")
+    if len(raw) > size:
+        raise UnsafeJsonError(f"{path}: the file grew while it was read; try again when it is complete")
     return loads_checked(raw, path, max_depth)

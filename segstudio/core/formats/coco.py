@@ -26,16 +26,12 @@ Export (`export_coco`)
     painted back into a label map whose digest must equal the source's (RLE)
     or the locally re-rasterised one (polygon) before it is renamed into place.
 
-Import (`import_coco`)
-    Polygons, uncompressed and compressed RLE; crowd annotations (iscrowd 1)
-    are painted like the others. Overlap rule: annotations are
-    painted in the order they appear in the file, so where two overlap the
-    LATER one wins (as labelme's own converter does for shapes). Pixels no
-    annotation covers become unlabelled (the label set's ignore index) unless
-    `fill` names a class. Categories are matched to the label set by name;
-    unknown names stop the import before anything is written unless they are
-    mapped or skipped. `file_name` values that leave the images folder are
-    refused.
+    `info` carries every field of the COCO spec (description, version, year,
+    contributor, url, date_created), so tools that index them find them.
+
+Import (`import_coco`) lives in coco_import.py, the checks every
+segmentation passes before pycocotools decodes it in coco_segm.py; both are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -43,25 +39,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import datetime
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..errors import SegstudioError
-from ..imageio import image_size
 from ..jobs import CancelFn, ProgressFn, check_cancel, report
 from ..labels import LabelSet
 from ..metrics import ConfusionMatrix
-from ..pathsafety import UnsafePathError, safe_join
+from ..output_guard import refuse_inputs
+from ..pathsafety import UnsafePathError
 from ..staging import staged_file
-from .classmap import ClassMapper, ImportSummary, UnknownClassesError
-from .masks import write_masks
+from .coco_import import import_coco
+from .coco_segm import decode_segmentation
 from .pairing import MaskPair, pair_images_masks, read_mask_for, unpaired_lines
 
 
@@ -206,6 +203,14 @@ class CocoExportSummary:
         return out + unpaired_lines(self.unannotated, self.orphan_masks)
 
 
+def coco_info(labelset: LabelSet, now: datetime.datetime | None = None) -> dict:
+    """COCO's `info` block with every field of the spec."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return {"description": f"exported by segstudio ({labelset.name or 'custom'} label set)",
+            "version": "1.0", "year": now.year, "contributor": "segstudio",
+            "url": "", "date_created": now.strftime("%Y/%m/%d")}
+
+
 def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet, out_file: str | Path, *,
                 segmentation: str = "rle", overwrite: bool = False, workers: int | None = None,
                 progress: ProgressFn | None = None, cancelled: CancelFn | None = None) -> CocoExportSummary:
@@ -217,13 +222,13 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
     pairing = pair_images_masks(images_dir, masks_dir)
     if not pairing.pairs:
         raise SegstudioError(f"{masks_dir}: no masks matching the images in {images_dir}")
+    refuse_inputs([out_file], [f for p in pairing.pairs for f in (p.image, p.mask)], what="output file")
     summary = CocoExportSummary(out_file=out_file, segmentation=segmentation,
                                 unannotated=pairing.unannotated, orphan_masks=pairing.orphan_masks)
     n = len(pairing.pairs)
     k = labelset.num_classes
     doc = {
-        "info": {"description": f"exported by segstudio ({labelset.name or 'custom'} label set)",
-                 "version": "1.0"},
+        "info": coco_info(labelset),
         "licenses": [],
         "images": [],
         "annotations": [],
@@ -299,127 +304,5 @@ def verify_coco(path: str | Path, labelset: LabelSet, digests: dict[int, bytes],
             raise CocoCheckError(f"{path}: annotations of {info['file_name']} do not decode back to its mask")
 
 
-# --- import ------------------------------------------------------------------------
-def decode_segmentation(segm, h: int, w: int) -> np.ndarray:
-    """A COCO `segmentation` (polygons, RLE or uncompressed RLE) as an HxW bool mask."""
-    if isinstance(segm, list):
-        polys = [p for p in segm if isinstance(p, list) and len(p) >= 6]
-        if not polys:
-            return np.zeros((h, w), bool)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
-    elif isinstance(segm, dict) and "counts" in segm:
-        if isinstance(segm["counts"], list):
-            rle = mask_utils.frPyObjects(segm, h, w)
-        else:
-            rle = {"size": segm["size"], "counts": segm["counts"].encode("ascii") if isinstance(segm["counts"], str) else segm["counts"]}
-        if list(rle["size"]) != [h, w]:
-            raise ValueError(f"RLE size {rle['size']} differs from the image's {h}x{w}")
-    else:
-        raise ValueError("segmentation is neither a polygon list nor an RLE")
-    return mask_utils.decode(rle).astype(bool)
-
-
-def _load_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise SegstudioError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SegstudioError(f"{path}: cannot read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise SegstudioError(f"{path}: not valid JSON ({e})") from None
-
-
-def import_coco(json_file: str | Path, images_dir: str | Path, labelset: LabelSet, out_dir: str | Path, *,
-                mapping: dict[str, str] | None = None, skip_unknown: bool = False, overwrite: bool = False,
-                fill: str | None = None, progress: ProgressFn | None = None,
-                cancelled: CancelFn | None = None) -> ImportSummary:
-    """Paint a COCO JSON's annotations into label PNGs `out_dir/<image stem>.png`."""
-    json_file, images_dir, out_dir = Path(json_file), Path(images_dir), Path(out_dir)
-    doc = _load_json(json_file)
-    if not isinstance(doc, dict) or not all(isinstance(doc.get(key), list) for key in ("images", "annotations", "categories")):
-        raise SegstudioError(f"{json_file}: not a COCO file (needs 'images', 'annotations' and 'categories' lists)")
-    if not images_dir.is_dir():
-        raise SegstudioError(f"{images_dir}: images folder not found")
-    mapper = ClassMapper(labelset, mapping)
-    fill_index = labelset.ignore_index if fill is None else mapper.index(fill)
-    if fill_index is None:
-        raise SegstudioError(f"fill class {fill!r} is not in the label set")
-    anns_by_cat: dict[object, int] = {}
-    for a in doc["annotations"]:
-        anns_by_cat[a.get("category_id")] = anns_by_cat.get(a.get("category_id"), 0) + 1
-    cat_index: dict[object, int | None] = {}
-    for c in doc["categories"]:
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            raise SegstudioError(f"{json_file}: a category lacks 'id' or 'name': {c!r}")
-        cat_index[c["id"]] = mapper.index(str(c["name"]), anns_by_cat.get(c["id"], 0))
-    unused = sorted(k for k, v in mapper.unknown.items() if v == 0)
-    for k in unused:  # a category no annotation uses loses nothing
-        del mapper.unknown[k]
-    if mapper.unknown and not skip_unknown:
-        raise UnknownClassesError(mapper.unknown, json_file, labelset)
-    summary = ImportSummary(out_dir=out_dir)
-    if unused:
-        summary.notes.append(f"unused categories not in the label set: {', '.join(unused)}")
-    # resolve every image before decoding anything: a bad path refuses the whole file
-    entries = []
-    stems: dict[str, str] = {}
-    for im in doc["images"]:
-        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
-            raise SegstudioError(f"{json_file}: an image entry lacks 'id' or 'file_name': {im!r}")
-        fname = im["file_name"]
-        path = safe_join(images_dir, fname, source=json_file, what="file_name")
-        if not path.is_file():
-            alt = images_dir / PurePosixPath(str(fname).replace("\\", "/")).name
-            path = alt if alt.is_file() else None
-        stem = PurePosixPath(str(fname).replace("\\", "/")).stem
-        if stem in stems:
-            raise SegstudioError(f"{json_file}: images {stems[stem]!r} and {fname!r} would both write {stem}.png")
-        stems[stem] = fname
-        entries.append((im, path, stem))
-    by_image: dict[object, list[dict]] = {}
-    known_ids = {im["id"] for im, _, _ in entries}
-    orphans = 0
-    for a in doc["annotations"]:
-        if a.get("image_id") not in known_ids:
-            orphans += 1
-            continue
-        by_image.setdefault(a["image_id"], []).append(a)
-    if orphans:
-        summary.notes.append(f"{orphans} annotation(s) refer to image ids not in 'images' (skipped)")
-    results = []
-    n = len(entries)
-    report(progress, 0, n)
-    for i, (im, path, stem) in enumerate(entries):
-        check_cancel(cancelled)
-        if path is None:
-            summary.skipped[im["file_name"]] = f"image not found in {images_dir}"
-            continue
-        w, h = image_size(path)
-        jw, jh = im.get("width"), im.get("height")
-        if (jw, jh) != (w, h):
-            summary.skipped[im["file_name"]] = f"COCO says {jw}x{jh} but {path} is {w}x{h}"
-            continue
-        labels = np.full((h, w), fill_index, np.uint8)
-        for a in by_image.get(im["id"], []):
-            idx = cat_index.get(a.get("category_id"))
-            if idx is None:
-                if a.get("category_id") not in cat_index:
-                    summary.unknown[f"category id {a.get('category_id')}"] = summary.unknown.get(f"category id {a.get('category_id')}", 0) + 1
-                continue
-            try:
-                m = decode_segmentation(a.get("segmentation"), h, w)
-            except Exception as e:  # pycocotools raises plain Exceptions on malformed input
-                raise SegstudioError(f"{json_file}: annotation {a.get('id')} of {im['file_name']}: "
-                                     f"bad segmentation ({e})") from None
-            labels[m] = idx
-        results.append((stem, labels))
-        report(progress, i + 1, n)
-    mapper.fill_summary(summary)
-    summary.written = write_masks(results, labelset, out_dir, overwrite=overwrite, cancelled=cancelled)
-    return summary
-
-
-__all__ = ["export_coco", "import_coco", "verify_coco", "decode_segmentation", "encode_rles", "outline_polygon",
+__all__ = ["export_coco", "import_coco", "verify_coco", "decode_segmentation", "encode_rles", "outline_polygon", "coco_info",
            "CocoExportSummary", "CocoCheckError", "UnsafePathError", "load_coco_api"]
