@@ -326,10 +326,12 @@ def fill_polygon(labels: np.ndarray, points: Sequence[tuple[float, float]], valu
     pm = polygon_mask(labels.shape, points)
     if pm is None:
         return None
-    return _apply_mask(labels, pm[0], pm[1], value, only_over)
+    return apply_region(labels, pm[0], pm[1], value, only_over)
 
 
-def _apply_mask(labels, bbox: BBox, mask: np.ndarray, value: int, only_over) -> Diff | None:
+def apply_region(labels: np.ndarray, bbox: BBox, mask: np.ndarray, value: int,
+                 only_over: Iterable[int] | None = None) -> Diff | None:
+    """Set the pixels of `mask` (bbox-shaped, bool) inside `bbox` to `value`."""
     x0, y0, x1, y1 = bbox
     region = labels[y0:y1, x0:x1]
     allowed = _editable(region, only_over)
@@ -358,7 +360,7 @@ def flood_fill(labels: np.ndarray, x: int, y: int, value: int,
     _, _, _, (rx, ry, rw, rh) = cv2.floodFill(src, mask, (x, y), 0, 0, 0, flags)
     bbox = (rx, ry, rx + rw, ry + rh)
     region_mask = mask[1 + ry:1 + ry + rh, 1 + rx:1 + rx + rw].astype(bool)
-    return _apply_mask(labels, bbox, region_mask, value, None)
+    return apply_region(labels, bbox, region_mask, value, None)
 
 
 def replace_labels(labels: np.ndarray, new: np.ndarray, only_unlabelled: bool = False,
