@@ -24,12 +24,19 @@ overlaps: annotations (COCO) and shapes (labelme) are painted in file order, so
 where two overlap the LATER one wins. Pixels nothing covers become unlabelled
 (the label set's ignore index), or --fill CLASS for COCO.
 
+labelme, as labelme's own labelme2voc converter: '_background_' shapes and the
+pixels no shape covers are the label set's background class when it has one
+(VOC: class 0), else unlabelled; --background void|CLASS chooses otherwise.
+'__ignore__' is unlabelled. A labelme file that cannot be read is reported and
+skipped; the other files are still imported.
+
 classes are matched by name (exactly, else case-insensitively). 'background'
 and '_background_' become unlabelled when the label set has no such class.
 Any other unknown name stops the import before anything is written: map it
 with --map NAME=CLASS (or NAME=ignore) or skip it with --skip-unknown; skipped
 names are listed in the summary. Paths inside the files (file_name,
-imagePath, zip members) that lead outside the data folder are refused.
+imagePath, zip members) that lead outside the data folder are refused, and so
+are zip bombs, and masks that would replace an input (an image, a source mask).
 
 exit status: 0 all imported; 1 some images were skipped (listed); 2 error.
 """
@@ -49,6 +56,9 @@ def add_arguments(parser) -> None:
                         help="skip annotations of classes not in the label set (they are listed)")
     parser.add_argument("--overwrite", action="store_true", help="replace masks that already exist in --out")
     parser.add_argument("--fill", metavar="CLASS", help="COCO: class for pixels no annotation covers")
+    parser.add_argument("--background", metavar="auto|void|CLASS",
+                        help="labelme: what '_background_' and uncovered pixels become (default auto: the "
+                             "label set's background class if it has one, else unlabelled)")
 
 
 def run(args) -> int:
@@ -60,6 +70,8 @@ def run(args) -> int:
               progress=TextProgress(f"import {args.kind}"))
     if args.fill and args.kind != "coco":
         raise SegstudioError("--fill applies to COCO imports only")
+    if args.background and args.kind != "labelme":
+        raise SegstudioError("--background applies to labelme imports only")
     if args.kind == "voc":
         from segstudio.core.formats.voc import import_voc as fn
     elif args.kind == "coco":
@@ -68,6 +80,8 @@ def run(args) -> int:
         kw["fill"] = args.fill
     elif args.kind == "labelme":
         from segstudio.core.formats.labelme import import_labelme as fn
+
+        kw["background"] = args.background or "auto"
     else:
         from segstudio.core.formats.cvat import import_cvat as fn
     summary = fn(args.src, args.images, labelset, args.out, **kw)

@@ -119,7 +119,9 @@ def test_a_png_that_cannot_be_written_is_reported_and_the_rest_written(tmp_path,
         _img(src / f"{name}.png", 24, 16)
     out = tmp_path / "out"
     (out / "b.png").mkdir(parents=True)  # a folder where b.png should go
-    assert main(["predict", "--model", "tiny-camvid", "--out", str(out), str(src)]) == 1
+    assert main(["predict", "--model", "tiny-camvid", "--out", str(out), str(src)]) == 2  # exists: refused
+    assert "already exist" in capsys.readouterr().err
+    assert main(["predict", "--model", "tiny-camvid", "--overwrite", "--out", str(out), str(src)]) == 1
     err = capsys.readouterr().err
     assert f"cannot write {out / 'b.png'}" in err and "wrote 2 label PNG(s)" in err
     assert Image.open(out / "a.png").size == (24, 16) and Image.open(out / "c.png").size == (24, 16)

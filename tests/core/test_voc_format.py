@@ -45,7 +45,8 @@ def test_export_layout_palette_and_round_trip(tmp_path):
     assert len(val) == 1 and len(train) == 3 and sorted(train + val) == sets.joinpath("trainval.txt").read_text().split()
     assert (out / "class_names.txt").read_text().split() == list(LS3.names)
     lm = read_cvat_labelmap(out / "labelmap.txt")
-    assert lm.names == LS3.names and lm.colors == LS3.colors
+    # void declared the way datumaro's own VOC label map does (VocLabel.ignored = 255)
+    assert lm.names == LS3.names + ("ignored",) and lm.colors == LS3.colors + ((224, 224, 192),)
     # import back: identical masks, ignore restored
     back = tmp_path / "back"
     r = import_voc(out, images, LS3, back)
@@ -81,8 +82,12 @@ def test_existing_output_refused_unless_overwrite(tmp_path):
     with pytest.raises(SegstudioError, match="already exists"):
         export_voc(images, masks, LS3, out)
     assert (out / "keep.txt").exists()
-    export_voc(images, masks, LS3, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "SegmentationClass" / "img0.png").exists()
+    with pytest.raises(SegstudioError, match="holds files this command did not write"):
+        export_voc(images, masks, LS3, out, overwrite=True)  # keep.txt is not ours to delete
+    (out / "keep.txt").unlink()
+    export_voc(images, masks, LS3, out)
+    export_voc(images, masks, LS3, out, overwrite=True)  # a previous export is replaced
+    assert (out / "SegmentationClass" / "img0.png").exists()
 
 
 def test_exif_rotated_jpeg_is_reencoded_upright(tmp_path):

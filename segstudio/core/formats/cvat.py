@@ -5,37 +5,26 @@ and `SegmentationClass/<stem>.png` colour masks. Each colour is mapped through
 labelmap.txt to a class name and then, by name, to the label set; CVAT's
 `background` becomes unlabelled when the label set has no such class.
 Colours missing from labelmap.txt and names missing from the label set are
-reported and stop the import unless skipped or mapped. Zip members whose
-names would leave the extraction folder are refused.
+reported and stop the import unless skipped or mapped. A zip is checked
+before anything is extracted (safe_zip): members whose names would leave the
+extraction folder, symbolic links and members that inflate beyond the limits
+(zip bombs) refuse the archive; extraction stops at the limits too.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 from ..errors import SegstudioError
 from ..labels import LabelSet
-from ..pathsafety import check_member_name
+from ..safe_zip import extract_zip
 from .classmap import ImportSummary
 from .segfolder import import_segmentation_folder
 
 
 def _extract_zip(path: Path, dest: Path) -> Path:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                rel = check_member_name(info.filename, path)
-                if info.is_dir():
-                    continue
-                target = dest.joinpath(*rel.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as fin, open(target, "wb") as fout:
-                    shutil.copyfileobj(fin, fout)
-    except zipfile.BadZipFile as e:
-        raise SegstudioError(f"{path}: not a valid zip file ({e})") from None
+    extract_zip(path, dest)
     # the tree may sit in one top-level folder inside the archive
     if not (dest / "labelmap.txt").exists():
         subs = [p for p in dest.iterdir() if p.is_dir()]

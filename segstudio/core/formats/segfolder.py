@@ -18,6 +18,7 @@ from ..errors import ImageLoadError, SegstudioError
 from ..imageio import image_size, label_pngs
 from ..jobs import CancelFn, ProgressFn, check_cancel, report
 from ..labels import LabelSet, read_class_names, read_cvat_labelmap
+from ..output_guard import refuse_inputs
 from ..palette import voc_color
 from .classmap import ClassMapper, ImportSummary, UnknownClassesError
 from .masks import write_masks
@@ -25,6 +26,8 @@ from .pairing import images_by_name
 
 VOID = 255  # the VOC void value, whatever the label set's own ignore index is
 VOID_COLOR = voc_color(255)  # (224, 224, 192)
+# labelmap.txt names for void: datumaro's VocLabel.ignored (what segstudio's VOC export declares), "void"
+VOID_NAMES = frozenset({"ignored", "void"})
 
 
 @dataclass
@@ -102,7 +105,8 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
     mapper = ClassMapper(labelset, mapping)
     targets: list[int | None] | None = None
     if source.names is not None:
-        targets = [mapper.index(n) for n in source.names]
+        targets = [None if n.lower() in VOID_NAMES and labelset.get_index(n) is None else mapper.index(n)
+                   for n in source.names]
     summary = ImportSummary(out_dir=out_dir)
     files = list(label_pngs(seg).values())
     if not files:
@@ -160,5 +164,6 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
         raise UnknownClassesError(unknown, src, labelset, unit="files" if not unknown_colors else "pixels/files")
     mapper.fill_summary(summary)
     summary.unknown.update(unknown)
+    refuse_inputs([out_dir / f"{s}.png" for s, _ in results], [*files, *set(images.values())], what="mask")
     summary.written = write_masks(results, labelset, out_dir, overwrite=overwrite, cancelled=cancelled)
     return summary

@@ -16,6 +16,13 @@ colour (224, 224, 192) at 255. The whole tree is written into a temporary
 sibling folder and renamed into place at the end, so a cancelled or failed
 export leaves nothing behind.
 
+labelmap.txt declares void too, as the line `ignored:224,224,192::` that
+datumaro's own VOC label map has (VocLabel.ignored = 255): datumaro, which
+CVAT's "Segmentation mask 1.1" importer runs on, refuses a mask colour that
+no line declares. The output folder never holds the inputs: an --out that is,
+or contains, the images or masks folder is refused, and --overwrite replaces
+only a folder that holds nothing but a previous export's entries.
+
 Import reads `SegmentationClass/*.png`: index PNGs (mode P / L, 255 = void)
 directly, colour PNGs through `labelmap.txt` (CVAT's export; see
 cvat.py). When the folder names its classes (labelmap.txt or
@@ -39,6 +46,7 @@ from ..errors import SegstudioError
 from ..imageio import encode_label_png, load_image, read_label_png
 from ..jobs import CancelFn, ProgressFn, check_cancel, report
 from ..labels import LabelSet
+from ..output_guard import refuse_foreign_entries, refuse_replacing_tree
 from ..staging import staged_dir
 from .classmap import ImportSummary
 from .pairing import MaskPair, pair_images_masks, read_mask_for, unpaired_lines
@@ -49,6 +57,37 @@ def voc_labelset(labelset: LabelSet) -> LabelSet:
     """The label set as written in a VOC export: same classes, void 255 in VOC's void colour."""
     return LabelSet(names=labelset.names, colors=labelset.colors, ignore_index=VOID,
                     ignore_color=VOID_COLOR, name=labelset.name)
+
+
+EXPORT_ENTRIES = ("JPEGImages", "SegmentationClass", "SegmentationClassVisualization", "ImageSets",
+                  "class_names.txt", "labelmap.txt", "labelset.json")
+
+
+def voc_labelmap(labelset: LabelSet) -> str:
+    """labelmap.txt text: a `name:r,g,b::` line per class, then void as datumaro's `ignored` line."""
+    taken = {n.lower() for n in labelset.names}
+    void_name = next(n for n in ("ignored", "void", "segstudio-void") if n not in taken)
+    r, g, b = VOID_COLOR
+    return labelset.to_cvat_labelmap() + f"{void_name}:{r},{g},{b}::\n"
+
+
+def _guard_output(out_dir: Path, images_dir, masks_dir, pairing, overwrite: bool) -> None:
+    protected = [images_dir, masks_dir, *(f for p in pairing.pairs for f in (p.image, p.mask))]
+    refuse_replacing_tree(out_dir, protected, what="--out")
+    if overwrite:
+        refuse_foreign_entries(out_dir, EXPORT_ENTRIES, what="--out")
+
+
+def _write_lists(tmp: Path, labelset: LabelSet, out_ls: LabelSet, stems: list[str], val_fraction: float,
+                 seed: int) -> tuple[int, int]:
+    train, val = split_stems(stems, val_fraction, seed)
+    sets = tmp / "ImageSets" / "Segmentation"
+    for name, items in (("train", train), ("val", val), ("trainval", sorted(stems))):
+        (sets / f"{name}.txt").write_text("".join(s + "\n" for s in items), encoding="utf-8")
+    (tmp / "class_names.txt").write_text(labelset.to_class_names_txt(), encoding="utf-8")
+    (tmp / "labelmap.txt").write_text(voc_labelmap(labelset), encoding="utf-8")
+    out_ls.save(tmp / "labelset.json")
+    return len(train), len(val)
 
 
 def to_voc_values(labels: np.ndarray, labelset: LabelSet) -> np.ndarray:
@@ -145,6 +184,7 @@ def export_voc(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet
     pairing = pair_images_masks(images_dir, masks_dir)
     if not pairing.pairs:
         raise SegstudioError(f"{masks_dir}: no masks matching the images in {images_dir}")
+    _guard_output(out_dir, images_dir, masks_dir, pairing, overwrite)
     summary = VocExportSummary(out_dir=out_dir, unannotated=pairing.unannotated, orphan_masks=pairing.orphan_masks)
     out_ls = voc_labelset(labelset)
     n = len(pairing.pairs)
@@ -168,16 +208,10 @@ def export_voc(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet
                 for f in futures:
                     f.cancel()
                 raise
-        stems = [p.stem for p in pairing.pairs]
-        train, val = split_stems(stems, val_fraction, seed)
-        sets = tmp / "ImageSets" / "Segmentation"
-        for name, items in (("train", train), ("val", val), ("trainval", sorted(stems))):
-            (sets / f"{name}.txt").write_text("".join(s + "\n" for s in items), encoding="utf-8")
-        (tmp / "class_names.txt").write_text(labelset.to_class_names_txt(), encoding="utf-8")
-        (tmp / "labelmap.txt").write_text(labelset.to_cvat_labelmap(), encoding="utf-8")
-        out_ls.save(tmp / "labelset.json")
+        summary.train, summary.val = _write_lists(tmp, labelset, out_ls, [p.stem for p in pairing.pairs],
+                                                  val_fraction, seed)
         check_cancel(cancelled)
-        summary.images, summary.train, summary.val = n, len(train), len(val)
+        summary.images = n
     return summary
 
 
