@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SegstudioError
-from .pathsafety import check_member_name
+from .pathsafety import UnsafePathError, check_member_name
 
 CHUNK = 1 << 20
 
@@ -49,7 +49,10 @@ def check_members(zf: zipfile.ZipFile, source: str | Path, limits: ZipLimits = Z
     total = 0
     files = []
     for info in infos:
-        check_member_name(info.filename, source)
+        try:
+            check_member_name(info.filename, source)
+        except UnsafePathError as e:
+            raise UnsafeArchiveError(str(e)) from None
         if _is_symlink(info):
             raise UnsafeArchiveError(f"{source}: member {info.filename!r} is a symbolic link; refused")
         if info.is_dir():
