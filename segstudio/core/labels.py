@@ -248,12 +248,16 @@ def read_cvat_labelmap(path: str | Path, ignore_index: int = 255) -> LabelSet:
         parts = line.split(":")
         if len(parts) < 2:
             raise LabelSetError(f"{path}:{lineno}: expected 'name:R,G,B::', got {line!r}")
-        names.append(parts[0].strip())
         try:
             rgb = tuple(int(v) for v in parts[1].split(","))
         except ValueError:
             raise LabelSetError(f"{path}:{lineno}: bad colour {parts[1]!r}") from None
-        colors.append(parse_color(rgb, f"{path}:{lineno}"))
+        color = parse_color(rgb, f"{path}:{lineno}")
+        # datumaro's `ignored:224,224,192::` (segstudio's VOC export writes it) declares void, not a class
+        if parts[0].strip().lower() in ("ignored", "void") and color == voc_color(ignore_index):
+            continue
+        names.append(parts[0].strip())
+        colors.append(color)
     try:
         return LabelSet(names=tuple(names), colors=tuple(colors), ignore_index=ignore_index,
                         ignore_color=voc_color(ignore_index), name=path.stem)

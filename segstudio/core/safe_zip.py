@@ -18,13 +18,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SegstudioError
 from .pathsafety import UnsafePathError, check_member_name
 
 CHUNK = 1 << 20
 
 
-class UnsafeArchiveError(SegstudioError):
+class UnsafeArchiveError(UnsafePathError):
     """A zip archive is malformed or would write outside, or too much into, its folder."""
 
 

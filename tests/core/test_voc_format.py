@@ -44,9 +44,10 @@ def test_export_layout_palette_and_round_trip(tmp_path):
     val = sets.joinpath("val.txt").read_text().split()
     assert len(val) == 1 and len(train) == 3 and sorted(train + val) == sets.joinpath("trainval.txt").read_text().split()
     assert (out / "class_names.txt").read_text().split() == list(LS3.names)
-    lm = read_cvat_labelmap(out / "labelmap.txt")
-    # void declared the way datumaro's own VOC label map does (VocLabel.ignored = 255)
-    assert lm.names == LS3.names + ("ignored",) and lm.colors == LS3.colors + ((224, 224, 192),)
+    # void declared the way datumaro's own VOC label map does (VocLabel.ignored = 255) ...
+    assert (out / "labelmap.txt").read_text().splitlines()[-1] == "ignored:224,224,192::"
+    lm = read_cvat_labelmap(out / "labelmap.txt")  # ... which is the void declaration, not a class
+    assert lm.names == LS3.names and lm.colors == LS3.colors and lm.ignore_color == (224, 224, 192)
     # import back: identical masks, ignore restored
     back = tmp_path / "back"
     r = import_voc(out, images, LS3, back)

@@ -129,7 +129,8 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
                 raise SegstudioError(f"{f}: a colour mask needs {src / 'labelmap.txt'} to map colours to classes")
             if mode == "index":
                 a = _palette_rgb(f)
-            labels, unlisted = map_colors(a, source.colors, targets, ig)
+            void = [] if VOID_COLOR in source.colors else [VOID_COLOR]  # VOC's void colour is void
+            labels, unlisted = map_colors(a, source.colors + void, targets + [None] * len(void), ig)
             for c, cnt in unlisted.items():
                 unknown_colors[c] = unknown_colors.get(c, 0) + cnt
         else:
