@@ -3,6 +3,12 @@
 Files are paired by stem; missing, extra, unreadable and size-mismatched
 pairs are reported by name. Decoding and per-image accumulation run on a
 thread pool (Pillow and OpenCV release the GIL while they work).
+
+Values are never dropped in silence: ground-truth pixels that are neither a
+class nor void (the ignore index, or 255) - e.g. 200 in an 11-class set - are not scored but
+counted per file (`ImageResult.stray_gt`, `Evaluation.stray_gt()`, the
+report's "stray_ground_truth"). Predictions may be 16-bit PNGs: their values
+are well defined, and any value beyond the classes is scored as an error.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
+from PIL import Image
 
-from .errors import SegstudioError
+from .errors import ImageLoadError, ImageSizeMismatch, SegstudioError
 from .imageio import label_pngs, read_label_png
+from .jobs import Cancelled
 from .labels import LabelSet
 from .metrics import ConfusionMatrix, Scores, confusion_for, scores_from_matrix
 
@@ -50,6 +59,7 @@ class ImageResult:
     stem: str
     matrix: np.ndarray | None = None
     error: str | None = None
+    stray_gt: dict[int, int] = field(default_factory=dict)  # GT value outside the label set -> pixels
 
     def scores(self) -> Scores | None:
         return None if self.matrix is None else scores_from_matrix(self.matrix)
@@ -74,6 +84,17 @@ class Evaluation:
     def scores(self) -> Scores:
         return self.total.scores()
 
+    def stray_gt(self) -> list[tuple[str, dict[int, int]]]:
+        """(stem, {value: pixels}) of every scored image whose ground truth holds values outside the label set."""
+        return [(r.stem, r.stray_gt) for r in self.images if r.stray_gt]
+
+    def stray_lines(self) -> list[str]:
+        """One warning per file with stray ground-truth values (not scored)."""
+        ls = self.labelset
+        return [f"{stem}.png: ground truth holds values outside the label set (classes 0..{ls.num_classes - 1}, "
+                f"ignore {ls.ignore_index}): " + ", ".join(f"{v} ({n:,} px)" for v, n in sorted(vals.items()))
+                + "; not scored" for stem, vals in self.stray_gt()]
+
     def report(self) -> dict:
         """The `segstudio eval --json` document."""
         d = self.scores().to_dict(self.labelset.names)
@@ -82,6 +103,8 @@ class Evaluation:
         d["missing"] = self.missing
         d["extra"] = self.extra
         d["failed"] = [{"stem": r.stem, "error": r.error} for r in self.failed]
+        d["stray_ground_truth"] = [{"stem": s, "values": {str(v): n for v, n in sorted(vals.items())}}
+                                   for s, vals in self.stray_gt()]
         return d
 
     def worst_images(self, k: int = 20) -> list[tuple[str, float]]:
@@ -91,13 +114,42 @@ class Evaluation:
         return sorted(per, key=lambda x: x[1])[:k]
 
 
-def _score_pair(stem: str, pred_path: Path, gt_path: Path, n: int) -> ImageResult:
+def read_prediction_png(path: Path, expected_size: tuple[int, int], gt_path: Path) -> np.ndarray:
+    """A predicted label PNG as uint8; 16-bit values beyond 255 become 255 (beyond any class: an error)."""
+    try:
+        with Image.open(path) as img:
+            wide = img.mode in ("I;16", "I;16L", "I;16B", "I")
+            if wide:
+                img.load()
+                a = np.asarray(img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageLoadError(f"{path}: cannot read ({e})") from None
+    if not wide:
+        return read_label_png(path, expected_size=expected_size, image_path=gt_path)
+    if (a.shape[1], a.shape[0]) != tuple(expected_size):
+        raise ImageSizeMismatch(f"{path}: label map is {a.shape[1]}x{a.shape[0]} but the ground truth "
+                                f"{gt_path} is {expected_size[0]}x{expected_size[1]}")
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+VOC_VOID = 255  # void in every VOC-style mask, whatever the label set's own ignore index
+
+
+def stray_values(gt: np.ndarray, labelset: LabelSet) -> dict[int, int]:
+    """{value: pixels} of ground-truth values that are neither a class nor the ignore index."""
+    hist = cv2.calcHist([gt], [0], None, [256], [0, 256]).ravel()
+    return {v: int(hist[v]) for v in np.flatnonzero(hist).tolist()
+            if v >= labelset.num_classes and v not in (labelset.ignore_index, VOC_VOID)}
+
+
+def _score_pair(stem: str, pred_path: Path, gt_path: Path, labelset: LabelSet) -> ImageResult:
     try:
         gt = read_label_png(gt_path)
-        pred = read_label_png(pred_path, expected_size=(gt.shape[1], gt.shape[0]), image_path=gt_path)
+        pred = read_prediction_png(pred_path, (gt.shape[1], gt.shape[0]), gt_path)
     except SegstudioError as e:
         return ImageResult(stem, error=str(e))
-    return ImageResult(stem, matrix=confusion_for(gt, pred, n))
+    return ImageResult(stem, matrix=confusion_for(gt, pred, labelset.num_classes),
+                       stray_gt=stray_values(gt, labelset))
 
 
 def evaluate_pairs(pairs: Iterable[tuple[str, Path, Path]], labelset: LabelSet, workers: int | None = None,
@@ -109,12 +161,12 @@ def evaluate_pairs(pairs: Iterable[tuple[str, Path, Path]], labelset: LabelSet, 
     results: list[ImageResult] = []
     workers = workers or min(8, 2 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_score_pair, s, p, g, n) for s, p, g in pairs]
+        futures = [pool.submit(_score_pair, s, p, g, labelset) for s, p, g in pairs]
         for i, fut in enumerate(futures):
             if cancelled is not None and cancelled():
                 for f in futures[i:]:
                     f.cancel()
-                break
+                raise Cancelled()
             r = fut.result()
             if r.matrix is not None:
                 total.add_matrix(r.matrix)
