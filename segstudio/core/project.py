@@ -6,10 +6,22 @@ layout) or in a folder the user picks. A small JSON file in the image folder
 (`segstudio-project.json`) remembers the label set, the masks folder and each
 image's state (unlabelled / predicted / edited / saved), so reopening the
 folder restores all of it. Existing masks are picked up for correction.
+
+Faults are survived, never turned into lost work:
+- a damaged project file is kept as `segstudio-project.json.corrupt-<time>`
+  and the project rebuilt from the masks on disk (`Project.notice` says so);
+- a masks folder where a mask would be written over an image (the image
+  folder itself, with PNG images) is refused;
+- a mask changed on disk by another program since it was loaded is not
+  overwritten: `save_mask` raises MaskChangedOnDisk unless told to (`force`),
+  and `save_mask_copy` writes the user's version beside it instead;
+- masks are written atomically, so a full disk or a read-only folder leaves
+  the previous file whole (see core/autosave.py for retrying).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from enum import Enum
@@ -21,6 +33,7 @@ from .atomic import atomic_write_text
 from .errors import SegstudioError
 from .imageio import is_image_file, list_images, read_label_png, write_label_png
 from .labels import LabelSet, resolve_labelset
+from .safe_json import load_json_file
 
 PROJECT_FILE = "segstudio-project.json"
 FORMAT_NAME = "segstudio.project"
@@ -29,6 +42,24 @@ MASKS_SUBDIR = "SegmentationClass"
 
 class ProjectError(SegstudioError):
     """A folder cannot be opened as a project, or its project file is bad."""
+
+
+class MaskChangedOnDisk(SegstudioError):
+    """The mask file changed on disk (another program) since it was loaded; not overwritten."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(f"{path}: the mask was changed on disk by another program since it was loaded; "
+                         "reload it, keep your version (overwrite), or save your version as a copy")
+
+
+def disk_signature(path: Path) -> tuple[int, int, int] | None:
+    """(mtime_ns, size, inode) of a file, None if it does not exist: enough to notice another writer."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 class ImageState(str, Enum):
@@ -56,7 +87,10 @@ class Project:
         self.images: list[Path] = []
         self.start_image = start_image
         self.last_save_error: str | None = None
+        self.notice: str | None = None  # something the studio should tell the user once (a recovery)
+        self._disk: dict[str, tuple[int, int, int] | None] = {}  # mask signature when loaded or saved
         self.rescan()
+        self._refuse_masks_over_images()
 
     # --- opening -------------------------------------------------------
     @classmethod
@@ -78,7 +112,7 @@ class Project:
             start = path.resolve()
             path = path.parent
         images_dir = path.resolve()
-        saved = read_project_file(images_dir)
+        saved, notice = _read_or_recover(images_dir)
         if labels is not None:
             labelset = resolve_labelset(labels)
             spec = labels.name if isinstance(labels, LabelSet) else str(labels)
@@ -97,9 +131,20 @@ class Project:
         else:
             masks_dir = images_dir / MASKS_SUBDIR
         project = cls(images_dir, masks_dir, labelset, spec, saved.get("states"), start)
+        project.notice = notice
         if labels is not None or masks is not None or not saved:
             project.save_quietly()
         return project
+
+    def _refuse_masks_over_images(self) -> None:
+        """Refuse a masks folder where a mask would be written over an image (PNG images in it)."""
+        if self.masks_dir != self.images_dir:
+            return
+        clash = [p.name for p in self.images if p.suffix.lower() == ".png"]
+        if clash:
+            raise ProjectError(f"masks folder {self.masks_dir} is the image folder and its masks would be written "
+                               f"over the images ({', '.join(clash[:3])}{' ...' if len(clash) > 3 else ''}); "
+                               "choose another masks folder")
 
     def rescan(self) -> None:
         """Re-list the image files of the folder."""
@@ -121,18 +166,49 @@ class Project:
         Raises ImageLoadError / ImageSizeMismatch (naming the files) for a bad mask.
         """
         p = self.mask_path(image)
+        self.remember_disk_state(image)
         if not p.is_file():
             return None
         return read_label_png(p, expected_size=size, image_path=image)
 
+    def remember_disk_state(self, image: str | Path) -> None:
+        """Note the mask file as it is now (call when its content is read), to notice later writers."""
+        self._disk[Path(image).name] = disk_signature(self.mask_path(image))
+
+    def changed_on_disk(self, image: str | Path) -> bool:
+        """True if the mask file changed since it was loaded or saved here (False if never seen)."""
+        name = Path(image).name
+        return name in self._disk and disk_signature(self.mask_path(image)) != self._disk[name]
+
     def save_mask(self, image: str | Path, labels: np.ndarray, state: ImageState = ImageState.SAVED,
-                  compress_level: int = 6) -> Path:
-        """Write the label map atomically and record the image's state."""
+                  compress_level: int = 6, force: bool = False) -> Path:
+        """Write the label map atomically and record the image's state.
+
+        Raises MaskChangedOnDisk (writing nothing) if another program changed the
+        file since it was loaded, unless `force`; OSError if the disk refuses.
+        """
         p = self.mask_path(image)
+        if not force and self.changed_on_disk(image):
+            raise MaskChangedOnDisk(p)
         write_label_png(p, labels, self.labelset, compress_level)
+        self.remember_disk_state(image)
         self._states[Path(image).name] = state
         self.save_quietly()
         return p
+
+    def save_mask_copy(self, image: str | Path, labels: np.ndarray) -> Path:
+        """Write the label map as `<stem>.mine-<n>.png` beside the mask, leaving the mask as it is."""
+        stem = Path(image).stem
+        n = 1
+        while (self.masks_dir / f"{stem}.mine-{n}.png").exists():
+            n += 1
+        p = self.masks_dir / f"{stem}.mine-{n}.png"
+        write_label_png(p, labels, self.labelset)
+        return p
+
+    def vanished_images(self) -> list[Path]:
+        """Images of the list that are no longer on disk (deleted or renamed by another program)."""
+        return [p for p in self.images if not p.is_file()]
 
     def empty_labels(self, size: tuple[int, int]) -> np.ndarray:
         w, h = size
@@ -192,9 +268,33 @@ def read_project_file(images_dir: Path) -> dict:
     if not p.is_file():
         return {}
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProjectError(f"{p}: cannot read the project file ({e}); delete it to start afresh") from None
+        data = load_json_file(p, max_bytes=256 << 20)
+    except SegstudioError as e:
+        raise ProjectError(f"cannot read the project file: {e}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise ProjectError(f"{p}: not a segstudio project file")
+    try:  # the parts the project uses must have the right types
+        if data.get("labelset") is not None:
+            LabelSet.from_dict(data["labelset"], source=str(p))
+        if not isinstance(data.get("states", {}), dict) or not isinstance(data.get("masks_dir", ""), str):
+            raise ValueError("states or masks_dir has the wrong type")
+    except (SegstudioError, ValueError, TypeError) as e:
+        raise ProjectError(f"{p}: damaged project file ({e})") from None
     return data
+
+
+def _read_or_recover(images_dir: Path) -> tuple[dict, str | None]:
+    """The project file's content, or ({}, notice) after moving a damaged file aside as a backup."""
+    try:
+        return read_project_file(images_dir), None
+    except ProjectError as e:
+        p = Path(images_dir) / PROJECT_FILE
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        backup = p.with_name(f"{PROJECT_FILE}.corrupt-{stamp}")
+        try:
+            os.replace(p, backup)
+        except OSError as move_error:  # a read-only folder: leave it, still open the images
+            return {}, (f"{e}. It could not be moved aside ({move_error.strerror}); the project was rebuilt "
+                        "from the masks on disk for this session")
+        return {}, (f"{e}. It was kept as {backup.name} and the project rebuilt from the masks on disk "
+                    "(label set and masks folder back to their defaults)")

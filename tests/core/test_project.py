@@ -71,6 +71,5 @@ def test_open_image_file_and_errors(tmp_path):
     assert p.start_image == (d / "img1.jpg").resolve()
     with pytest.raises(ProjectError, match="no such"):
         Project.open(tmp_path / "missing")
-    (d / PROJECT_FILE).write_text("{broken")
-    with pytest.raises(SegstudioError, match=PROJECT_FILE):
-        Project.open(d)
+    (d / PROJECT_FILE).write_text("{broken")  # recovered, not an error: see test_studio_faults.py
+    assert "kept as" in Project.open(d).notice

@@ -1,0 +1,121 @@
+"""One studio writes a folder's masks at a time: a lock file naming its holder.
+
+`.segstudio-lock` in the image folder holds JSON {pid, host, user, time,
+token}. It is created with O_EXCL, so two studios starting together cannot
+both win. A second studio finds it held and opens the folder read-only
+(`FolderLock.holder` says by whom, for the banner). A lock whose holder is
+gone — same host, and no process with that pid — is stale and taken over.
+A lock from another host cannot be checked and is respected. A folder where
+no lock can be created (read-only) is not locked: nothing can be saved there
+anyway. `release` removes the file only while it still holds our token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import getpass
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCK_FILE = ".segstudio-lock"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    host: str
+    user: str
+    time: str
+
+    def describe(self) -> str:
+        return f"{self.user or 'someone'} on {self.host} (process {self.pid}, since {self.time})"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return ""
+
+
+class FolderLock:
+    """The lock of one folder; `acquire()` says whether this process may write there."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / LOCK_FILE
+        self.token = uuid.uuid4().hex
+        self.owned = False
+        self.holder: LockHolder | None = None  # who holds it when we do not
+        self.took_over: LockHolder | None = None  # the stale holder we replaced
+
+    def _payload(self) -> bytes:
+        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "user": _user(),
+                           "time": datetime.datetime.now().isoformat(timespec="seconds"),
+                           "token": self.token}).encode()
+
+    def read(self) -> tuple[LockHolder | None, str | None]:
+        """(holder, token) from the lock file; (None, None) if absent; a damaged file counts as stale."""
+        try:
+            d = json.loads(self.path.read_bytes()[:4096])
+            holder = LockHolder(int(d["pid"]), str(d["host"]), str(d.get("user", "")), str(d.get("time", "")))
+            return holder, d.get("token")
+        except FileNotFoundError:
+            return None, None
+        except (OSError, ValueError, KeyError, TypeError):
+            return LockHolder(-1, socket.gethostname(), "", "?"), None
+
+    def _create(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(self._payload())
+        return True
+
+    def acquire(self) -> bool:
+        """Take the lock (or a stale one); False if another live studio holds it or the folder is read-only."""
+        for _ in range(3):
+            try:
+                if self._create():
+                    self.owned, self.holder = True, None
+                    return True
+            except OSError:  # read-only folder, full disk: nothing will be saved here
+                return False
+            holder, _token = self.read()
+            if holder is None:
+                continue  # released meanwhile: try again
+            if holder.host == socket.gethostname() and not _pid_alive(holder.pid):
+                self.took_over = holder
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+                continue
+            self.holder = holder
+            return False
+        return False
+
+    def release(self) -> None:
+        if not self.owned:
+            return
+        _holder, token = self.read()
+        if token == self.token:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        self.owned = False
