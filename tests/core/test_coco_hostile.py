@@ -16,8 +16,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.formats.coco import coco_info, export_coco, import_coco
-from segstudio.core.formats.coco_segm import BadSegmentation, counts_from_string, decode_segmentation
+from segstudio.core.formats.coco import export_coco, import_coco
 from segstudio.core.labels import LabelSet
 
 from .formats_data import LS3, make_dataset
@@ -96,6 +95,8 @@ def test_rle_size_mismatch_and_overlong_counts_are_refused(tmp_path, images):
 
 
 def test_malformed_compressed_counts_are_refused(tmp_path, images):
+    from segstudio.core.formats.coco_segm import BadSegmentation, counts_from_string
+
     for counts, why in (("0\x7f", "invalid character"), ("0o", "ends in the middle"), ("oooooooooooooo1", "too large")):
         with pytest.raises(BadSegmentation, match=why):
             counts_from_string(counts)
@@ -105,6 +106,8 @@ def test_malformed_compressed_counts_are_refused(tmp_path, images):
 
 
 def test_counts_parser_agrees_with_pycocotools():
+    from segstudio.core.formats.coco_segm import counts_from_string, decode_segmentation
+
     rng = np.random.default_rng(1)
     for _ in range(20):
         m = rng.random((37, 23)) < rng.random()
@@ -132,6 +135,8 @@ def test_deeply_nested_json_is_a_clear_error(tmp_path, images):
 
 
 def test_coco_info_is_complete(tmp_path):
+    from segstudio.core.formats.coco import coco_info
+
     images, masks, _ = make_dataset(tmp_path, n=1)
     export_coco(images, masks, LS3, tmp_path / "c.json")
     info = json.loads((tmp_path / "c.json").read_text())["info"]

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.formats.labelme import background_index, import_labelme
+from segstudio.core.formats.labelme import import_labelme
 from segstudio.core.imageio import read_label_png
 from segstudio.core.labels import resolve_labelset
 
@@ -62,6 +62,8 @@ def test_background_label_and_uncovered_pixels_become_the_background_class(folde
 
 
 def test_background_option_void_and_label_sets_without_background(folder, tmp_path):
+    from segstudio.core.formats.labelme import background_index
+
     shapes = [_shape("_background_", "rectangle", [[0, 0], [10, 10]]), _shape("car", "rectangle", [[20, 5], [30, 15]])]
     (folder / "a.json").write_text(json.dumps(_doc(shapes, "a.png")))
     import_labelme(folder, folder, VOC, tmp_path / "void", background="void")

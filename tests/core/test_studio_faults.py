@@ -11,10 +11,8 @@ import pytest
 from PIL import Image
 
 from segstudio.core import atomic
-from segstudio.core.autosave import SaveRetry
-from segstudio.core.folder_lock import LOCK_FILE, FolderLock
 from segstudio.core.imageio import read_label_png
-from segstudio.core.project import PROJECT_FILE, ImageState, MaskChangedOnDisk, Project, ProjectError
+from segstudio.core.project import PROJECT_FILE, ImageState, Project, ProjectError
 
 
 def _images(folder, n=3, ext="jpg"):
@@ -50,6 +48,8 @@ def test_masks_folder_equal_to_a_png_image_folder_is_refused(tmp_path):
 
 
 def test_a_mask_changed_by_another_program_is_not_overwritten(tmp_path):
+    from segstudio.core.project import MaskChangedOnDisk
+
     d = _images(tmp_path / "imgs")
     p = Project.open(d, labels="camvid")
     img = p.images[0]
@@ -70,6 +70,8 @@ def test_a_mask_changed_by_another_program_is_not_overwritten(tmp_path):
 
 
 def test_full_disk_during_save_keeps_the_old_file_whole_and_retry_succeeds(tmp_path, monkeypatch):
+    from segstudio.core.autosave import SaveRetry
+
     d = _images(tmp_path / "imgs")
     p = Project.open(d, labels="camvid")
     img = p.images[0]
@@ -110,6 +112,8 @@ def test_full_disk_during_save_keeps_the_old_file_whole_and_retry_succeeds(tmp_p
 
 
 def test_second_studio_is_refused_the_lock_and_a_stale_lock_is_taken_over(tmp_path):
+    from segstudio.core.folder_lock import LOCK_FILE, FolderLock
+
     d = _images(tmp_path / "imgs")
     first, second = FolderLock(d), FolderLock(d)
     assert first.acquire() and not second.acquire()
@@ -132,6 +136,8 @@ def test_second_studio_is_refused_the_lock_and_a_stale_lock_is_taken_over(tmp_pa
 
 def test_lock_in_a_read_only_folder_is_not_taken(tmp_path, monkeypatch):
     import os
+
+    from segstudio.core.folder_lock import FolderLock
 
     def read_only(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")
