@@ -31,11 +31,12 @@ class Wand:
         self._dist: np.ndarray | None = None
         self._flood_mask = np.zeros((self.shape[0] + 2, self.shape[1] + 2), np.uint8)
 
-    def distance(self, x: int, y: int) -> np.ndarray:
-        """Float32 HxW Lab distance of every pixel to pixel (x, y) (cached for the last seed)."""
+    def distance2(self, x: int, y: int) -> np.ndarray:
+        """Float32 HxW squared Lab distance of every pixel to pixel (x, y) (cached for the last seed)."""
         if self._seed != (x, y) or self._dist is None:
-            diff = self.lab - self.lab[y, x]
-            self._dist = cv2.sqrt(cv2.transform(diff * diff, np.ones((1, 3), np.float32)))
+            seed = tuple(float(v) for v in self.lab[y, x]) + (0.0,)
+            diff = cv2.subtract(self.lab, seed)
+            self._dist = cv2.transform(cv2.multiply(diff, diff), np.ones((1, 3), np.float32))
             self._seed = (x, y)
         return self._dist
 
@@ -45,7 +46,7 @@ class Wand:
         xi, yi = int(x), int(y)
         if not (0 <= xi < w and 0 <= yi < h):
             return None
-        near = (self.distance(xi, yi) <= float(tolerance)).view(np.uint8)
+        near = (self.distance2(xi, yi) <= float(tolerance) ** 2).view(np.uint8)
         fm = self._flood_mask
         fm[...] = 0
         flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
