@@ -83,6 +83,12 @@ class Document:
         if on_history is not None:
             self._history_listeners.append(on_history)
 
+    def unsubscribe(self, on_change: ChangeFn | None = None, on_history: HistoryFn | None = None) -> None:
+        if on_change in self._change_listeners:
+            self._change_listeners.remove(on_change)
+        if on_history in self._history_listeners:
+            self._history_listeners.remove(on_history)
+
     def unsubscribe_all(self) -> None:
         self._change_listeners.clear()
         self._history_listeners.clear()

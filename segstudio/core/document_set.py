@@ -9,16 +9,21 @@ starts unlabelled), saving writes it atomically and marks the history clean.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .document import Document
+from .errors import SegstudioError
 from .project import ImageState, Project
 
 
 class DocumentSet:
-    def __init__(self, project: Project):
+    """`on_open(doc)` is called for each document made (to subscribe to it)."""
+
+    def __init__(self, project: Project, on_open: Callable[[Document], None] | None = None):
         self.project = project
+        self.on_open = on_open
         self._docs: dict[Path, Document] = {}
 
     def get(self, path: str | Path) -> Document | None:
@@ -31,6 +36,8 @@ class DocumentSet:
         if doc is None:
             doc = Document(path, self.project.labelset.ignore_index)
             self._docs[path] = doc
+            if self.on_open is not None:
+                self.on_open(doc)
         return doc
 
     def __iter__(self):
@@ -65,6 +72,28 @@ class DocumentSet:
         p = self.project.save_mask(doc.path, doc.labels, state, compress_level=3)
         doc.mark_clean()
         return p
+
+    def apply_prediction(self, path: Path, labels: np.ndarray, *, fill_only_unlabelled: bool = False,
+                         to_disk_if_unopened: bool = False) -> tuple[Document | None, bool]:
+        """Apply a model's labels to image `path` as one undoable step; returns (document, was it loaded).
+
+        With `to_disk_if_unopened`, an image never opened that has no mask yet gets
+        the labels written straight to its mask file instead: (None, False). The
+        caller saves (and unloads) a document that is not on screen.
+        """
+        doc = self._docs.get(Path(path))
+        if doc is None and to_disk_if_unopened and not self.project.has_mask(path):
+            self.project.save_mask(path, labels, ImageState.PREDICTED)
+            return None, False
+        doc = self.open(path)
+        was_loaded = doc.loaded
+        if not was_loaded:
+            self.load(doc, (labels.shape[1], labels.shape[0]))
+        if doc.labels.shape != labels.shape:
+            raise SegstudioError(f"{path}: prediction is {labels.shape[1]}x{labels.shape[0]}, "
+                                 f"image is {doc.labels.shape[1]}x{doc.labels.shape[0]}")
+        doc.apply_prediction(labels, fill_only_unlabelled=fill_only_unlabelled)
+        return doc, was_loaded
 
     def state(self, path: str | Path) -> ImageState:
         doc = self._docs.get(Path(path))

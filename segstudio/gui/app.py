@@ -42,7 +42,7 @@ def run_app(args) -> int:
     masks = getattr(args, "masks", None)
     model = getattr(args, "model", None)
     if model:
-        win._requested_model = model
+        win.prediction.requested = model
     if path:
         win.open_path(path, labels=labels, masks=masks)
     else:

@@ -1,7 +1,7 @@
 """The shared shell of the export and import dialogs.
 
 A form supplied by the subclass, then a progress bar, the summary text and
-Start / Cancel-or-Close buttons around a BatchRunner: the job runs on a worker
+Start / Cancel-or-Close buttons around a JobRunner: the job runs on a worker
 thread, Cancel takes effect at the library's next check, and the library's
 summary (or the error) is shown at the end. Subclasses build the form, turn it
 into a job in `start()`, and word the outcome.
@@ -14,7 +14,7 @@ from typing import Callable
 from PySide6.QtWidgets import (QDialog, QFormLayout, QHBoxLayout, QPlainTextEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from .batch_worker import BatchRunner
+from .jobs import JobRunner
 
 Job = Callable[..., object]  # fn(progress=cb, cancelled=cb) -> summary
 
@@ -30,7 +30,7 @@ class BatchJobDialog(QDialog):
         super().__init__(parent)
         self.state = "idle"  # idle, running, done, cancelled, failed
         self.summary = None
-        self.runner = BatchRunner(self)
+        self.runner = JobRunner(self)
         self.progress_bar = QProgressBar()
         self.progress_bar.setValue(0)
         self.summary_view = QPlainTextEdit()

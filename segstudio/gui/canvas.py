@@ -1,18 +1,21 @@
-"""The canvas: shows an image with its label map and turns mouse input into label-map edits.
+"""The canvas: shows an image with its document's label map and turns mouse input into document edits.
 
-Rendering (DESIGN.md section 2): the image is a Format_RGB32 QImage made once
+Rendering: the image is a Format_RGB32 QImage made once
 per image (decoded and converted on the prefetch thread);
 the label map is drawn as Format_Indexed8 QImages over the numpy buffer with a
 colour table that carries the overlay alpha (the ignore index is fully
 transparent). Each paint only touches the exposed rectangle: the labels under
 it are wrapped (sampled every `step` pixels when zoomed out, so the cost
 follows the screen area, not the image size) and drawn with nearest-neighbour
-scaling. An edit repaints only the widget rectangle covering its bbox.
+scaling (the cost follows the screen area; see docs/design.md).
 
-Tools: brush and eraser (incremental strokes, core.labelmap.Stroke), polygon
-(click vertices; Enter / double-click fills, Backspace drops a vertex, Esc
-cancels), flood fill, Alt+click picks the class under the cursor. Wheel zooms
-around the cursor; middle-drag or space+drag pans.
+Editing belongs to `core.document.Document`: the canvas only turns mouse and
+key events into document calls (brush and eraser strokes, polygon: click
+vertices, Enter / double-click fills, Backspace drops a vertex, Esc cancels;
+flood fill) and repaints, once, the widget rectangle covering each bbox the
+document reports as changed, whoever changed it (an edit, undo, a
+prediction). Alt+click picks the class under the cursor. Wheel zooms around
+the cursor; middle-drag or space+drag pans.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from segstudio.core import labelmap as lm
+from segstudio.core.document import Document
 from segstudio.core.labels import LabelSet
+
+from .overlay import color_table, indexed_image, sampled
 
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
@@ -40,37 +46,10 @@ class Tool(str, Enum):
     FILL = "fill"
 
 
-def color_table(labelset: LabelSet, opacity: float) -> list[int]:
-    """256 ARGB entries: class colours with `opacity`, the ignore index transparent.
-
-    Values outside the label set (invalid) are shown opaque white so they stand out.
-    """
-    alpha = max(0, min(255, round(opacity * 255)))
-    table = []
-    for i, (r, g, b) in enumerate(labelset.color_table()):
-        if i == labelset.ignore_index:
-            table.append(0)
-        elif i < labelset.num_classes:
-            table.append((alpha << 24) | (r << 16) | (g << 8) | b)
-        else:
-            table.append((255 << 24) | 0xFFFFFF)
-    return table
-
-
-def indexed_image(arr: np.ndarray, table: list[int]) -> QImage:
-    """QImage (Indexed8) over a C-contiguous uint8 array; keep `arr` alive while it is used."""
-    h, w = arr.shape
-    img = QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_Indexed8)
-    img.setColorTable(table)
-    return img
-
-
 class Canvas(QWidget):
     cursorMoved = Signal(object)      # (x, y, value-or-None) in image pixels, or None when outside
     zoomChanged = Signal(float)
-    editFinished = Signal(object, str)  # (core.labelmap.Diff, description)
     classPicked = Signal(int)
-    labelsPainted = Signal(object)    # bbox of a change made during a drag (before editFinished)
     message = Signal(str)
 
     def __init__(self, parent=None):
@@ -81,7 +60,7 @@ class Canvas(QWidget):
         self.setMinimumSize(200, 150)
         self._qimage: QImage | None = None  # the image, over self._pixels
         self._pixels: np.ndarray | None = None
-        self.labels: np.ndarray | None = None
+        self.doc: Document | None = None
         self.gt: np.ndarray | None = None
         self.labelset: LabelSet | None = None
         self._table: list[int] = []
@@ -91,14 +70,13 @@ class Canvas(QWidget):
         self.tool = Tool.BRUSH
         self.brush_size = 15
         self.current_class = 0
-        self.only_over: tuple[int, ...] | None = None
+        self.protect: frozenset[int] | None = None  # label values edits leave alone
         self.opacity = 0.5
         self.overlay_visible = True
         self.outline_mode = False
         self.show_gt = False
         self.show_disagreement = False
         self.editable = True
-        self._stroke: lm.Stroke | None = None
         self._polygon: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
         self._space = False
@@ -111,41 +89,52 @@ class Canvas(QWidget):
         self._rebuild_tables()
         self.update()
 
-    def set_image(self, pixels: np.ndarray, labels: np.ndarray, keep_view: bool = False) -> None:
-        """Show an image with its label map.
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The shown document's label map (None when nothing is shown)."""
+        return self.doc.labels if self.doc is not None else None
+
+    def set_document(self, pixels: np.ndarray, doc: Document, keep_view: bool = False) -> None:
+        """Show an image with its document; repaint whatever the document reports as changed.
 
         `pixels` is H x W x 4 uint8 in B, G, R, X byte order (image_loader.decode),
         wrapped without a copy as QImage.Format_RGB32 -- Qt's native raster format.
         """
         h, w = pixels.shape[:2]
-        if labels.shape != (h, w):
-            raise ValueError(f"label map {labels.shape} does not match image {h}x{w}")
+        if doc.labels is None or doc.labels.shape != (h, w):
+            raise ValueError(f"the document's label map does not match image {h}x{w}")
         if pixels.ndim != 3 or pixels.shape[2] != 4 or not pixels.flags.c_contiguous:
             raise ValueError("pixels must be a C-contiguous H x W x 4 BGRX array")
+        self.cancel_interaction()
+        self._detach()
         self._pixels = pixels  # the QImage points into it
         self._qimage = QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB32)
-        self.labels = labels
+        self.doc = doc
+        doc.subscribe(on_change=self._doc_changed)
         self.gt = None
-        self.cancel_interaction()
         if not keep_view or self._fitted:
             self.fit()
         self.update()
 
-    def set_labels(self, labels: np.ndarray) -> None:
-        self.labels = labels
-        self.cancel_interaction()
-        self.update()
+    def _doc_changed(self, bbox) -> None:
+        if self.doc is not None and self.doc.labels is not None:
+            self.refresh(bbox)
+
+    def _detach(self) -> None:
+        if self.doc is not None:
+            self.doc.unsubscribe(on_change=self._doc_changed)
+        self.doc = None
 
     def set_gt(self, gt: np.ndarray | None) -> None:
         self.gt = gt
         self.update()
 
     def clear(self) -> None:
+        self.cancel_interaction()
+        self._detach()
         self._qimage = None
         self._pixels = None
-        self.labels = None
         self.gt = None
-        self.cancel_interaction()
         self.update()
 
     def has_image(self) -> bool:
@@ -208,6 +197,10 @@ class Canvas(QWidget):
 
     def zoom_1to1(self) -> None:
         self.zoom_to(1.0, QPointF(self.width() / 2, self.height() / 2))
+
+    def zoom_step(self, direction: int) -> None:
+        """Zoom in (1) or out (-1) by 1.25x around the centre of the widget."""
+        self.zoom_to(self.scale * (1.25 ** direction), self.rect().center().toPointF())
 
     def zoom_to(self, scale: float, anchor: QPointF) -> None:
         """Zoom so that the image point under widget point `anchor` stays there."""
@@ -286,19 +279,6 @@ class Canvas(QWidget):
             p.restore()
         self._paint_tool_feedback(p)
 
-    def _sampled(self, a: np.ndarray, x0, y0, x1, y1, st, outline_bg=None) -> np.ndarray:
-        if outline_bg is None:
-            return np.ascontiguousarray(a[y0:y1:st, x0:x1:st])
-        # One sample of margin so boundaries at the edge of the region are found.
-        h, w = a.shape
-        mx0, my0 = max(x0 - st, 0), max(y0 - st, 0)
-        mx1, my1 = min(x1 + st, w), min(y1 + st, h)
-        sub = a[my0:my1:st, mx0:mx1:st]
-        o = lm.outline(sub, outline_bg)
-        cx, cy = (x0 - mx0) // st, (y0 - my0) // st
-        nx, ny = len(range(x0, x1, st)), len(range(y0, y1, st))
-        return np.ascontiguousarray(o[cy:cy + ny, cx:cx + nx])
-
     def _paint_overlay(self, p: QPainter, ix0, iy0, ix1, iy1) -> None:
         st = self.step()
         x0, y0 = (ix0 // st) * st, (iy0 // st) * st
@@ -306,7 +286,7 @@ class Canvas(QWidget):
         shown = self.gt if (self.show_gt and self.gt is not None) else self.labels
         keep = []
         if self.overlay_visible:
-            arr = self._sampled(shown, x0, y0, ix1, iy1, st, ig if self.outline_mode else None)
+            arr = sampled(shown, x0, y0, ix1, iy1, st, ig if self.outline_mode else None)
             keep.append(arr)
             img = indexed_image(arr, self._outline_table if self.outline_mode else self._table)
             p.drawImage(QRectF(x0, y0, arr.shape[1] * st, arr.shape[0] * st), img)
@@ -350,8 +330,8 @@ class Canvas(QWidget):
     # --- interaction ----------------------------------------------------------
     def cancel_interaction(self) -> None:
         """Abandon a polygon in progress; a stroke in progress is finished normally."""
-        if self._stroke is not None:
-            self._finish_stroke()
+        if self.doc is not None and self.doc.stroking:
+            self.doc.end_stroke()
         if self._polygon:
             self._polygon = []
             self.update()
@@ -361,7 +341,7 @@ class Canvas(QWidget):
 
         A polygon in progress has not touched the map yet, so it does not count.
         """
-        return self._stroke is not None
+        return self.doc is not None and self.doc.stroking
 
     def _value(self) -> int:
         if self.tool == Tool.ERASER:
@@ -394,30 +374,14 @@ class Canvas(QWidget):
         if not self._can_edit():
             return
         if self.tool in (Tool.BRUSH, Tool.ERASER):
-            self._stroke = lm.Stroke(self.labels, self._value(), self.brush_size, self.only_over)
-            self._stroke_to(x, y)
+            self.doc.begin_stroke(self._value(), self.brush_size, self.protect)
+            self.doc.extend_stroke(x, y)
         elif self.tool == Tool.FILL:
-            diff = lm.flood_fill(self.labels, int(math.floor(x)), int(math.floor(y)), self.current_class,
-                                 self.only_over)
-            if diff is not None:
-                self.refresh(diff.bbox)
-                self.editFinished.emit(diff, "Fill")
+            self.doc.fill(x, y, self.current_class, self.protect)
         elif self.tool == Tool.POLYGON:
             h, w = self.labels.shape
             self._polygon.append((min(max(x, 0.0), w - 1e-3), min(max(y, 0.0), h - 1e-3)))
             self.update()
-
-    def _stroke_to(self, x: float, y: float) -> None:
-        bbox = self._stroke.add_point(x, y)
-        if bbox is not None:
-            self.refresh(bbox)
-            self.labelsPainted.emit(bbox)
-
-    def _finish_stroke(self) -> None:
-        stroke, self._stroke = self._stroke, None
-        diff = stroke.finish()
-        if diff is not None:
-            self.editFinished.emit(diff, "Erase" if stroke.value == self.labelset.ignore_index else "Brush stroke")
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
@@ -428,9 +392,9 @@ class Canvas(QWidget):
             return
         old = self._cursor
         self._cursor = pos
-        if self._stroke is not None:
+        if self.is_busy():
             x, y = self.to_image(pos)
-            self._stroke_to(x, y)
+            self.doc.extend_stroke(x, y)
         if self.tool in (Tool.BRUSH, Tool.ERASER):
             self.update(self._cursor_rect(old))
             self.update(self._cursor_rect(pos))
@@ -455,8 +419,8 @@ class Canvas(QWidget):
             self._pan_from = None
             self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
             return
-        if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
-            self._finish_stroke()
+        if event.button() == Qt.MouseButton.LeftButton and self.is_busy():
+            self.doc.end_stroke()
 
     def mouseDoubleClickEvent(self, event) -> None:
         if self.tool == Tool.POLYGON and event.button() == Qt.MouseButton.LeftButton:
@@ -468,10 +432,7 @@ class Canvas(QWidget):
         pts, self._polygon = self._polygon, []
         self.update()
         if len(pts) >= 3 and self._can_edit():
-            diff = lm.fill_polygon(self.labels, pts, self.current_class, self.only_over)
-            if diff is not None:
-                self.refresh(diff.bbox)
-                self.editFinished.emit(diff, "Polygon")
+            self.doc.polygon(pts, self.current_class, self.protect)
 
     def leaveEvent(self, event) -> None:
         old, self._cursor = self._cursor, None
@@ -488,7 +449,7 @@ class Canvas(QWidget):
     def event(self, event) -> bool:
         # While a stroke is half-painted, keep shortcuts (undo, next image...) from
         # changing the label map under it: the key goes to keyPressEvent instead.
-        if event.type() == QEvent.Type.ShortcutOverride and self._stroke is not None:
+        if event.type() == QEvent.Type.ShortcutOverride and self.is_busy():
             event.accept()
             return True
         return super().event(event)

@@ -28,7 +28,7 @@ from segstudio.core.atomic import atomic_write_text
 from segstudio.core.evaluate import Evaluation, evaluate_folders
 from segstudio.core.labels import LabelSet
 
-from .batch_worker import BatchRunner
+from .jobs import JobRunner
 from .charts import BarChart, HeatmapChart
 
 HEADLINES = (("pixel_accuracy", "Pixel accuracy"), ("mean_accuracy", "Mean accuracy"),
@@ -65,7 +65,7 @@ class EvalDialog(QDialog):
         self.evaluation: Evaluation | None = None
         self.report: dict | None = None
         self.state = "idle"
-        self.runner = BatchRunner(self)
+        self.runner = JobRunner(self)
         self.setWindowTitle("Evaluate against ground truth")
         self.resize(1180, 820)
 

@@ -1,40 +1,35 @@
-"""The main window: wires the project, documents, canvas, panels, menus and workers together.
+"""The main window: wires the project's documents, the canvas, the panels and the controllers together.
 
-It holds no editing or file-format logic of its own: edits come from
-core.labelmap through the canvas, storage from core.project. This module
-builds the window and handles opening, navigating, editing and saving; the
-Model menu and prediction (window_models), ground truth (window_gt) and the
-file choosers and other dialogs (window_dialogs) are mixins in their own
-modules.
+It holds no editing, format or model logic of its own: edits are
+`core.document.Document` calls made by the canvas, storage is
+`core.document_set.DocumentSet`, models and prediction belong to
+`PredictionController`, ground truth to `GroundTruthController`, file
+choosers and dialogs to `DialogsController`; `window_ui` builds the widgets.
+This module opens folders and images, moves between them, saves, applies
+predictions to documents and keeps the status bar, title and actions current.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (
-    QApplication, QCheckBox, QComboBox, QDockWidget, QLabel,
-    QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QSpinBox, QStyle, QToolBar,
-    QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from segstudio.core import labelmap as lm
+from segstudio.core.document import Document
+from segstudio.core.document_set import DocumentSet
 from segstudio.core.errors import SegstudioError
-from segstudio.core.imageio import image_size
 from segstudio.core.labels import LabelSet
 from segstudio.core.project import ImageState, Project
 
-from .canvas import Canvas, Tool
-from .class_panel import ClassPanel
-from .document import ImageDocument
-from .file_list import FileList
+from .canvas import Canvas
+from .dialogs import DialogsController
+from .ground_truth import GroundTruthController, gt_scores, status_text
 from .image_loader import Prefetcher
-from .predict_worker import ModelCache, PredictionRun
-from .window_dialogs import DialogsMixin
-from .window_gt import GroundTruthMixin
-from .window_models import ModelsMixin, _ModelScan
+from .session import Session
+from .prediction import PredictionController
+from .window_ui import build_ui
 
 
 def open_settings() -> QSettings:
@@ -42,8 +37,7 @@ def open_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "segstudio", "segstudio")
 
 
-
-class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
+class MainWindow(QMainWindow):
     imageOpened = Signal(object)       # Path
     predictionFinished = Signal(bool)  # cancelled?
     modelsReady = Signal()
@@ -51,270 +45,73 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
     def __init__(self, settings: QSettings | None = None, autosave_ms: int = 1500, scan_models: bool = True):
         super().__init__()
         self.settings = settings or open_settings()
-        self.project: Project | None = None
-        self.docs: dict[Path, ImageDocument] = {}
-        self.current: ImageDocument | None = None
-        self.undo_group = QUndoGroup(self)
+        self.session: Session | None = None
+        self.current: Document | None = None
         self.prefetcher = Prefetcher()
-        self.model_cache = ModelCache()
-        self.models: list[tuple[str, Path]] = []
-        self.model_path: Path | None = None
-        self.run: PredictionRun | None = None
-        self.gt_dir: Path | None = None
-        self.save_failures: dict[Path, str] = {}
         self.problems: list[str] = []
         self.last_error: str | None = None
-        self._dialogs: list[QWidget] = []
-        self._requested_model: str | None = None
         self._closing = False
-        self._scan_done = False
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
-        self.autosave_timer = QTimer(self, singleShot=True, interval=autosave_ms)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.metrics_timer = QTimer(self, singleShot=True, interval=250)
-        self.metrics_timer.timeout.connect(self._update_metrics)
-        self.counts_timer = QTimer(self, singleShot=True, interval=100)
-        self.counts_timer.timeout.connect(self._update_counts)
-
-        self._build_docks()
-        self._build_status_bar()
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
-        self._connect_canvas()
+        self.prediction = PredictionController(self)
+        self.gt = GroundTruthController(self.settings, self)
+        self.autosave_timer = self._timer(autosave_ms, self.autosave)
+        self.metrics_timer = self._timer(250, self._update_metrics)
+        self.counts_timer = self._timer(100, self._update_counts)
+        build_ui(self)  # widgets, actions, and the views over the controllers (tools, model menu)
+        self.dialogs = DialogsController(self, self.settings, self.recent_menu)
+        self._connect()
         self._update_title()
-        self._set_models([], None)
+        self._update_undo_actions()
         self.resize(1280, 820)
         self.resizeDocks([self.images_dock, self.classes_dock], [210, 250], Qt.Orientation.Horizontal)
         geo = self.settings.value("window/geometry")
         if geo is not None:
             self.restoreGeometry(geo)
-        self._scan = _ModelScan(self)
-        self._scan.done.connect(self._models_scanned)
         if scan_models:
-            self._scan.start()
+            self.prediction.scan()
 
-    # ------------------------------------------------------------------ UI
-    def _build_docks(self) -> None:
-        self.file_list = FileList()
-        self.file_list.imageActivated.connect(self.open_image)
-        dock = QDockWidget("Images", self)
-        dock.setObjectName("images-dock")
-        dock.setWidget(self.file_list)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.images_dock = dock
+    @property
+    def project(self) -> Project | None:
+        return self.session.project if self.session else None
 
-        self.class_panel = ClassPanel()
-        self.class_panel.classSelected.connect(self.set_current_class)
-        panel = QWidget()
-        lay = QVBoxLayout(panel)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.class_panel)
-        prot = QVBoxLayout()
-        self.protect_box = QCheckBox("Protect other classes")
-        self.protect_box.setToolTip("Brush, polygon and fill only change unlabelled pixels (and the class chosen here)")
-        self.protect_combo = QComboBox()
-        self.protect_box.toggled.connect(self._update_protect)
-        self.protect_combo.currentIndexChanged.connect(self._update_protect)
-        prot.addWidget(self.protect_box)
-        prot.addWidget(self.protect_combo)
-        lay.addLayout(prot)
-        dock = QDockWidget("Classes", self)
-        dock.setObjectName("classes-dock")
-        dock.setWidget(panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.classes_dock = dock
+    @property
+    def docs(self) -> DocumentSet | None:
+        return self.session.docs if self.session else None
 
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.pos_label = QLabel()
-        self.class_label = QLabel()
-        self.zoom_label = QLabel()
-        self.metrics_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_prediction)
-        for w in (self.metrics_label, self.pos_label, self.class_label, self.zoom_label):
-            sb.addPermanentWidget(w)
-        sb.addPermanentWidget(self.progress)
-        sb.addPermanentWidget(self.cancel_button)
+    @property
+    def save_failures(self) -> dict[Path, str]:
+        return self.session.save_failures if self.session else {}
 
-    def _action(self, text, slot=None, shortcut=None, checkable=False, tip=None, icon=None) -> QAction:
-        a = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                a.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                a.setShortcut(QKeySequence(shortcut))
-        a.setCheckable(checkable)
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        if shortcut is not None and not isinstance(shortcut, (list, tuple)):
-            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
-            if keys:
-                a.setToolTip(f"{tip or text.replace('&', '').rstrip('…')} ({keys})")
-        if icon is not None:
-            a.setIcon(self.style().standardIcon(icon))
-        if slot is not None:
-            (a.toggled if checkable else a.triggered).connect(slot)
-        self.addAction(a)  # shortcuts work even when the menu bar is hidden
-        return a
+    def _timer(self, ms: int, slot) -> QTimer:
+        t = QTimer(self, singleShot=True, interval=ms)
+        t.timeout.connect(slot)
+        return t
 
-    def _build_actions(self) -> None:
-        SP = QStyle.StandardPixmap
-        self.act_open_folder = self._action("Open &Folder…", self.choose_folder, "Ctrl+O", icon=SP.SP_DirOpenIcon)
-        self.act_open_image = self._action("Open &Image…", self.choose_image, "Ctrl+Shift+O")
-        self.act_save = self._action("&Save", self.save_current, QKeySequence.StandardKey.Save,
-                                     icon=SP.SP_DialogSaveButton)
-        self.act_labels = self._action("Label Set…", self.choose_labelset,
-                                       tip="Choose the label set of this folder (preset or file)")
-        self.act_masks = self._action("Masks Folder…", self.choose_masks_dir)
-        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_export_voc = self._action("Pascal VOC…", lambda: self.open_export("voc"))
-        self.act_export_coco = self._action("COCO JSON…", lambda: self.open_export("coco"))
-        self.act_import = {k: self._action(t, lambda _=False, k=k: self.open_import(k)) for k, t in
-                           (("voc", "VOC Folder…"), ("coco", "COCO JSON…"), ("labelme", "labelme JSON…"),
-                            ("cvat", "CVAT Masks…"))}
-
-        self.act_undo = self.undo_group.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
-        self.act_redo = self.undo_group.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
-
-        self.act_prev = self._action("&Previous Image", self.prev_image, "A", icon=SP.SP_ArrowBack)
-        self.act_next = self._action("&Next Image", self.next_image, "D", icon=SP.SP_ArrowForward)
-        self.act_fit = self._action("&Fit to Window", self.canvas.fit, "Ctrl+F")
-        self.act_1to1 = self._action("&Actual Pixels (1:1)", self.canvas.zoom_1to1, "Ctrl+0")
-        self.act_zoom_in = self._action("Zoom &In", lambda: self._zoom_step(1), QKeySequence.StandardKey.ZoomIn)
-        self.act_zoom_out = self._action("Zoom &Out", lambda: self._zoom_step(-1), QKeySequence.StandardKey.ZoomOut)
-        self.act_hide = self._action("&Hide Overlay", lambda on: self.canvas.set_overlay_visible(not on), "H",
-                                     checkable=True)
-        self.act_outline = self._action("&Outline Only", self.canvas.set_outline_mode, "O", checkable=True)
-        self.act_gt_dir = self._action("Ground Truth Folder…", self.choose_gt_dir)
-        self.act_show_gt = self._action("Show &Ground Truth", self._toggle_show_gt, "G", checkable=True)
-        self.act_disagree = self._action("Highlight &Disagreement", self._toggle_disagreement, "Shift+G",
-                                         checkable=True)
-
-        self.tool_group = QActionGroup(self)
-        self.tool_actions: dict[Tool, QAction] = {}
-        for tool, text, key in ((Tool.BRUSH, "&Brush", "B"), (Tool.ERASER, "&Eraser", "E"),
-                                (Tool.POLYGON, "&Polygon", "P"), (Tool.FILL, "&Fill", "F")):
-            a = self._action(text, lambda on, t=tool: on and self.set_tool(t), key, checkable=True)
-            self.tool_group.addAction(a)
-            self.tool_actions[tool] = a
-        self.tool_actions[Tool.BRUSH].setChecked(True)
-        self.act_smaller = self._action("Smaller Brush", lambda: self._brush_step(-1), "[")
-        self.act_larger = self._action("Larger Brush", lambda: self._brush_step(1), "]")
-        self.act_eval = self._action("&Evaluate Against Ground Truth…", self.open_eval)
-        self.class_actions = [self._action(f"Class {i + 1}", lambda _=False, i=i: self.set_current_class(i),
-                                           f"Ctrl+{i + 1}") for i in range(9)]
-
-        self.model_group = QActionGroup(self)
-        self.act_load_ckpt = self._action("Load Checkpoint…", self.choose_checkpoint)
-        self.act_predict = self._action("Predict &This Image", self.predict_current, "Ctrl+R")
-        self.act_predict_all = self._action("Predict All &Unlabelled", self.predict_unlabelled, "Ctrl+Shift+R")
-        self.act_fill_only = self._action("Fill Only Unlabelled Pixels", None, checkable=True,
-                                          tip="A prediction only fills pixels that are still unlabelled")
-        self.act_fill_only.setChecked(self.settings.value("predict/fill_only_unlabelled", False, bool))
-        self.act_cancel = self._action("Cancel Prediction", self.cancel_prediction)
-        self.act_cancel.setEnabled(False)
-        self.act_train = self._action("Train on My Annotations…", self.open_train)
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addAction(self.act_open_folder)
-        m.addAction(self.act_open_image)
-        self.recent_menu = m.addMenu("Open &Recent")
-        self._rebuild_recent()
-        m.addAction(self.act_save)
-        m.addSeparator()
-        m.addAction(self.act_labels)
-        m.addAction(self.act_masks)
-        m.addSeparator()
-        e = m.addMenu("&Export")
-        e.addAction(self.act_export_voc)
-        e.addAction(self.act_export_coco)
-        i = m.addMenu("&Import")
-        for a in self.act_import.values():
-            i.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-
-        m = mb.addMenu("&Edit")
-        m.addAction(self.act_undo)
-        m.addAction(self.act_redo)
-
-        m = mb.addMenu("&View")
-        for a in (self.act_prev, self.act_next, None, self.act_fit, self.act_1to1, self.act_zoom_in,
-                  self.act_zoom_out, None, self.act_hide, self.act_outline, None, self.act_gt_dir,
-                  self.act_show_gt, self.act_disagree):
-            m.addSeparator() if a is None else m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.images_dock.toggleViewAction())
-        m.addAction(self.classes_dock.toggleViewAction())
-
-        m = mb.addMenu("&Tools")
-        for a in self.tool_actions.values():
-            m.addAction(a)
-        m.addAction(self.act_smaller)
-        m.addAction(self.act_larger)
-        m.addSeparator()
-        m.addAction(self.act_eval)
-
-        self.model_menu = mb.addMenu("&Model")
-
-    def _build_toolbar(self) -> None:
-        tb = QToolBar("Tools", self)
-        tb.setObjectName("tools-toolbar")
-        self.addToolBar(tb)
-        tb.addAction(self.act_open_folder)
-        tb.addAction(self.act_save)
-        tb.addAction(self.act_prev)
-        tb.addAction(self.act_next)
-        tb.addSeparator()
-        for a in self.tool_actions.values():
-            tb.addAction(a)
-        tb.addWidget(QLabel(" Size "))
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(1, 500)
-        self.size_spin.setValue(self.settings.value("tools/brush_size", 15, int))
-        self.size_spin.setToolTip("Brush size in image pixels ([ and ])")
-        self.size_spin.valueChanged.connect(self.canvas.set_brush_size)
-        self.canvas.set_brush_size(self.size_spin.value())
-        tb.addWidget(self.size_spin)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Opacity "))
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setMaximumWidth(120)
-        self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
-        self.opacity_slider.setValue(self.settings.value("view/opacity", 50, int))
-        self.canvas.set_opacity(self.opacity_slider.value() / 100)
-        tb.addWidget(self.opacity_slider)
-        tb.addAction(self.act_hide)
-        tb.addAction(self.act_outline)
-        tb.addSeparator()
-        tb.addAction(self.act_predict)
-        self.model_combo_label = QLabel()
-        tb.addWidget(self.model_combo_label)
-
-    def _connect_canvas(self) -> None:
+    def _connect(self) -> None:
         c = self.canvas
-        c.editFinished.connect(self._edit_finished)
         c.classPicked.connect(self.set_current_class)
-        c.cursorMoved.connect(self._cursor_moved)
-        c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        c.cursorMoved.connect(lambda info: self.status.show_cursor(
+            info, self.project.labelset if self.project else None, c.show_gt and c.gt is not None))
+        c.zoomChanged.connect(self.status.show_zoom)
         c.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
-        self.undo_group.cleanChanged.connect(lambda _c: self._update_title())
+        p = self.prediction
+        p.progress.connect(lambda done, total, what: self.status.show_progress(done, total, f"Predicting: {what}"))
+        p.imagePredicted.connect(self._prediction_ready)
+        p.imageFailed.connect(lambda path, m: self._report_problem(path, m, self.project.state(path)))
+        p.failed.connect(lambda m: self._error("Prediction failed", m))
+        p.error.connect(self._error)
+        p.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        p.finished.connect(self._run_finished)
+        p.busyChanged.connect(self.status.set_busy)
+        p.scanned.connect(self._models_scanned)
+        self.gt.message.connect(lambda text: (self.statusBar().showMessage(text, 8000), self.problems.append(text)))
+        d = self.dialogs
+        d.openRequested.connect(lambda path, labels, masks: self.open_path(path, labels=labels, masks=masks))
+        d.masksReplaced.connect(self.reload_masks)
+        d.modelTrained.connect(self._model_trained)
+        d.openStem.connect(self.open_stem)
 
     # ------------------------------------------------------------- project
     def open_path(self, path: str | Path, labels: str | LabelSet | None = None,
@@ -330,26 +127,14 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
                         "fix the problem (see the status bar) before opening another folder.")
             return False
         self._close_project()
-        self.project = project
+        self.session = Session(project, self.prefetcher, self._report_problem,
+                               on_open=lambda d: d.subscribe(on_history=lambda: self._doc_history(d)))
         if project.last_save_error:
             self.problems.append(project.last_save_error)
-        ls = project.labelset
-        self.canvas.set_labelset(ls)
-        self.class_panel.set_labelset(ls)
-        self.protect_combo.blockSignals(True)
-        self.protect_combo.clear()
-        self.protect_combo.addItem("paint over unlabelled only", None)
-        for i, n in enumerate(ls.names):
-            self.protect_combo.addItem(f"paint over unlabelled and {n}", i)
-        self.protect_combo.blockSignals(False)
-        self.set_current_class(0)
+        self.tools.set_labelset(project.labelset)
         self.file_list.set_images(project.images, {p: project.state(p) for p in project.images})
-        gt = self.settings.value(f"gt/{project.images_dir}", "", str)
-        if gt and Path(gt).is_dir():
-            self.gt_dir = Path(gt)
-        elif (project.images_dir / "ground-truth").is_dir():
-            self.gt_dir = project.images_dir / "ground-truth"
-        self._add_recent(project.images_dir)
+        self.gt.restore(project.images_dir)
+        self.dialogs.add_recent(project.images_dir)
         self._update_title()
         if not project.images:
             self.statusBar().showMessage(f"{project.images_dir}: no images in this folder", 8000)
@@ -365,22 +150,10 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
     def _close_project(self) -> None:
         self.canvas.clear()
         self.current = None
-        for doc in self.docs.values():
-            self.undo_group.removeStack(doc.stack)
-            doc.deleteLater()
-        self.docs.clear()
-        self.gt_dir = None
-        self.save_failures.clear()
-
-    def _doc(self, path: Path) -> ImageDocument:
-        doc = self.docs.get(path)
-        if doc is None:
-            doc = ImageDocument(self.project, path, self)
-            doc.stack.indexChanged.connect(lambda _i, d=doc: self._doc_changed(d))
-            doc.changed.connect(lambda bbox, d=doc: self._doc_painted(d, bbox))
-            self.undo_group.addStack(doc.stack)
-            self.docs[path] = doc
-        return doc
+        if self.docs is not None:
+            self.docs.clear()
+        self.gt.folder = None
+        self.session = None
 
     def _leave_current(self) -> bool:
         """Save the current image (if changed) and release its pixels; False if the save failed."""
@@ -410,67 +183,29 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         if prev is not None:
             self.canvas.cancel_interaction()
             prev_saved = self._save_doc(prev)
-        try:
-            size = image_size(path)
-        except SegstudioError as e:
-            self.prefetcher.forget(path)
-            self._report_problem(path, str(e))
+        loaded = self.session.load(path)
+        if loaded is None:
             return False
-        doc = self._doc(path)
-        was_loaded = doc.loaded
-        mask_error = None
-        if not was_loaded:
-            try:
-                doc.load(size, self.prefetcher.take_mask(self.project.mask_path(path)))
-            except SegstudioError as e:
-                mask_error = e
-        try:
-            pixels = self.prefetcher.get(path)
-        except SegstudioError as e:
-            if not was_loaded:
-                doc.unload()
-            self._report_problem(path, str(e))
-            return False
-        if (pixels.shape[1], pixels.shape[0]) != size and mask_error is None and not was_loaded:
-            size = (pixels.shape[1], pixels.shape[0])  # the header and the decoder disagree: trust the pixels
-            try:
-                doc.load(size)
-            except SegstudioError as e:
-                mask_error = e
-        editable = mask_error is None
-        if mask_error is not None:
-            self._report_problem(path, f"mask not loaded: {mask_error}", state=self.project.state(path))
-            doc.set_labels(self.project.empty_labels(size))
+        doc, pixels = loaded
         if prev is not None and prev_saved:
             prev.unload()
+        self._show_document(doc, pixels)
+        return True
+
+    def _show_document(self, doc: Document, pixels: np.ndarray) -> None:
+        path = doc.path
         self.current = doc
-        doc.read_only = not editable
-        self.canvas.editable = editable
-        self.canvas.set_image(pixels, doc.labels, keep_view=True)
-        del pixels
-        self.undo_group.setActiveStack(doc.stack)
+        self.canvas.editable = not doc.read_only
+        self.canvas.set_document(pixels, doc, keep_view=True)
         self._load_gt()
         self.file_list.select(path)
         self._refresh_state(path)
         self._update_counts()
         self._update_title()
+        self._update_undo_actions()
         self.settings.setValue(f"last_image/{self.project.images_dir}", str(path))
-        self._prefetch_neighbours(path)
+        self.session.prefetch_neighbours(path)
         self.imageOpened.emit(path)
-        return True
-
-    def _prefetch_neighbours(self, path: Path) -> None:
-        imgs = self.project.images
-        i = imgs.index(path)
-        for j in (i + 1, i - 1):
-            if 0 <= j < len(imgs):
-                self.prefetcher.prefetch(imgs[j])
-        for j in (i + 1, i - 1):
-            if 0 <= j < len(imgs):
-                doc = self.docs.get(imgs[j])
-                mask = self.project.mask_path(imgs[j])
-                if (doc is None or not doc.loaded) and mask.is_file():
-                    self.prefetcher.prefetch_mask(mask)
 
     def _step_image(self, delta: int) -> None:
         if self.project is None:
@@ -492,88 +227,81 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
     def prev_image(self) -> None:
         self._step_image(-1)
 
-    # --------------------------------------------------------------- edits
-    def _edit_finished(self, diff: lm.Diff, text: str) -> None:
-        if self.current is not None:
-            self.current.push(diff, text)
+    def open_stem(self, stem: str) -> None:
+        for p in self.project.images if self.project else []:
+            if p.stem == stem:
+                self.open_image(p)
+                return
 
-    def _doc_changed(self, doc: ImageDocument) -> None:
+    def reload_masks(self) -> None:
+        """Re-read every mask from disk (after an import); histories are dropped."""
+        if self.project is None:
+            return
+        cur = self.current.path if self.current else None
+        self.canvas.clear()
+        self.docs.clear()
+        self.current = None
+        self.project.rescan()
+        self.file_list.set_images(self.project.images, {q: self.project.state(q) for q in self.project.images})
+        if cur is not None and cur in self.project.images:
+            self.open_image(cur)
+
+    # --------------------------------------------------------------- edits
+    def undo(self) -> None:
+        if self.current is not None and not self.canvas.is_busy():
+            self.current.undo()
+
+    def redo(self) -> None:
+        if self.current is not None and not self.canvas.is_busy():
+            self.current.redo()
+
+    def _update_undo_actions(self) -> None:
+        doc = self.current
+        for act, verb, can, text in ((self.act_undo, "Undo", doc is not None and doc.can_undo,
+                                      doc.undo_text() if doc else ""),
+                                     (self.act_redo, "Redo", doc is not None and doc.can_redo,
+                                      doc.redo_text() if doc else "")):
+            act.setEnabled(can)
+            act.setText(f"&{verb} {text}".rstrip())
+
+    def _doc_history(self, doc: Document) -> None:
         if self._closing:
             return
+        self._refresh_state(doc.path)
         if doc is not self.current:
-            self._refresh_state(doc.path)
             return
         self.autosave_timer.start()
         self.counts_timer.start()
         self.metrics_timer.start()
-        self._refresh_state(doc.path)
         self._update_title()
+        self._update_undo_actions()
 
-    def _doc_painted(self, doc: ImageDocument, bbox) -> None:
-        if doc is self.current and self.canvas.labels is doc.labels:
-            self.canvas.refresh(bbox)
+    def set_current_class(self, index: int) -> None:
+        self.tools.set_current_class(index)
 
     def _update_counts(self) -> None:
         self.class_panel.set_counts(self.current.counts if self.current and self.current.loaded else None)
 
-    def set_current_class(self, index: int) -> None:
-        if self.project is not None and index == self.project.labelset.ignore_index:
-            self.set_tool(Tool.ERASER)
-            return
-        if self.project is None or not 0 <= index < self.project.labelset.num_classes:
-            return
-        self.canvas.current_class = index
-        self.class_panel.select_class(index)
-        if self.canvas.tool == Tool.ERASER:
-            self.tool_actions[Tool.BRUSH].setChecked(True)
-
-    def set_tool(self, tool: Tool) -> None:
-        self.canvas.set_tool(tool)
-        if not self.tool_actions[tool].isChecked():
-            self.tool_actions[tool].setChecked(True)
-
-    def _brush_step(self, direction: int) -> None:
-        v = self.size_spin.value()
-        step = max(1, round(v * 0.15))
-        self.size_spin.setValue(max(1, v + direction * step))
-
-    def _zoom_step(self, direction: int) -> None:
-        c = self.canvas
-        c.zoom_to(c.scale * (1.25 ** direction), c.rect().center().toPointF())
-
-    def _update_protect(self) -> None:
-        if self.project is None:
-            return
-        if not self.protect_box.isChecked():
-            self.canvas.only_over = None
-        else:
-            extra = self.protect_combo.currentData()
-            ig = self.project.labelset.ignore_index
-            self.canvas.only_over = (ig,) if extra is None else (ig, int(extra))
-
     # ---------------------------------------------------------------- saving
-    def _save_doc(self, doc: ImageDocument) -> bool:
-        if not doc.dirty or not doc.loaded:
-            return doc.path not in self.save_failures
-        if doc.read_only:
-            return True
+    def _save_doc(self, doc: Document) -> bool:
+        """Save `doc` if it changed; False (reported once per image, then in the status bar) if that failed."""
+        first = doc.path not in self.save_failures
         try:
-            path = doc.save()
-        except (OSError, SegstudioError) as e:
-            msg = f"{self.project.mask_path(doc.path)}: cannot save ({getattr(e, 'strerror', None) or e})"
-            if doc.path not in self.save_failures:  # say it once per image, then in the status bar
+            path = self.session.save(doc)
+        except (OSError, SegstudioError):
+            msg = self.save_failures[doc.path]
+            if first:
                 self._error("Cannot save mask", msg + "\n\nThe edits are kept in memory; saving is retried "
                             "after the next edit and when you close.")
-            self.save_failures[doc.path] = msg
             self.statusBar().showMessage(msg, 10000)
             self.problems.append(msg)
             self._update_title()
             return False
-        self.save_failures.pop(doc.path, None)
-        self._refresh_state(doc.path)
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path.name}", 2000)
-        return True
+        if path is not None:
+            self._refresh_state(doc.path)
+            self._update_title()
+            self.statusBar().showMessage(f"Saved {path.name}", 2000)
+        return doc.path not in self.save_failures
 
     def autosave(self) -> None:
         if self.canvas.is_busy():
@@ -589,22 +317,14 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
     def save_all(self) -> bool:
         self.canvas.cancel_interaction()
         ok = True
-        for doc in list(self.docs.values()):
+        for doc in self.docs or []:
             ok = self._save_doc(doc) and ok
         return ok
 
     def _refresh_state(self, path: Path) -> None:
-        if self.project is None:
+        if self.project is None or (self.file_list.state(path) is None and path in self.session.unreadable):
             return
-        doc = self.docs.get(path)
-        state = doc.state() if doc is not None else self.project.state(path)
-        prev = self.file_list.state(path)
-        if prev is None and path in self._unreadable():
-            return
-        self.file_list.set_state(path, state, self.save_failures.get(path))
-
-    def _unreadable(self) -> set[Path]:
-        return getattr(self, "_bad_images", set())
+        self.file_list.set_state(path, self.docs.state(path), self.save_failures.get(path))
 
     def _update_title(self) -> None:
         name = "segstudio"
@@ -613,14 +333,11 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         elif self.project is not None:
             name = f"{self.project.images_dir.name} [*] — segstudio"
         self.setWindowTitle(name)
-        dirty = (self.current is not None and self.current.dirty) or bool(self.save_failures)
-        self.setWindowModified(dirty)
+        self.setWindowModified((self.current is not None and self.current.dirty) or bool(self.save_failures))
 
     def closeEvent(self, event) -> None:
-        if self.run is not None:
-            self.run.wait(10000)
-        ok = self.save_all()
-        if not ok:
+        self.prediction.wait(10000)
+        if not self.save_all():
             text = "These masks could not be saved:\n\n" + "\n".join(self.save_failures.values())
             ans = QMessageBox.question(self, "Unsaved masks", text + "\n\nClose anyway and lose these changes?",
                                        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
@@ -628,10 +345,10 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
             if ans != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("view/opacity", self.opacity_slider.value())
-        self.settings.setValue("tools/brush_size", self.size_spin.value())
-        self.settings.setValue("predict/fill_only_unlabelled", self.act_fill_only.isChecked())
+        for key, value in (("window/geometry", self.saveGeometry()), ("view/opacity", self.opacity_slider.value()),
+                           ("tools/brush_size", self.size_spin.value()),
+                           ("predict/fill_only_unlabelled", self.act_fill_only.isChecked())):
+            self.settings.setValue(key, value)
         self.settings.sync()
         self.prefetcher.shutdown()
         self._closing = True
@@ -639,10 +356,7 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
 
     # --------------------------------------------------------------- problems
     def _report_problem(self, path: Path, message: str, state: ImageState | None = None) -> None:
-        if state is None:
-            bad = self._unreadable()
-            bad.add(path)
-            self._bad_images = bad
+        """A problem with one image; state None: the image itself cannot be read."""
         self.file_list.set_state(path, state, message)
         self.problems.append(message)
         self.statusBar().showMessage(message, 10000)
@@ -655,34 +369,127 @@ class MainWindow(ModelsMixin, DialogsMixin, GroundTruthMixin, QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.show()
-        self._last_box = box
 
-    # ------------------------------------------------------------ status bar
-    def _cursor_moved(self, info) -> None:
-        if info is None or self.project is None:
-            self.pos_label.setText("")
-            self.class_label.setText("")
+    # ------------------------------------------------------------ ground truth
+    def choose_gt_dir(self) -> None:
+        start = self.gt.folder or (self.project.images_dir if self.project else Path.home())
+        folder = self.dialogs.choose_gt_dir(start)
+        if folder is not None:
+            self.set_gt_dir(folder)
+
+    def set_gt_dir(self, folder: Path | None) -> None:
+        self.gt.set_folder(self.project.images_dir if self.project else None, folder)
+        self._load_gt()
+
+    @property
+    def gt_dir(self) -> Path | None:
+        return self.gt.folder
+
+    def _load_gt(self) -> None:
+        gt = self.gt.load(self.current.path, self.canvas.image_size()) if self.current is not None else None
+        self.canvas.set_gt(gt)
+        self._update_metrics()
+
+    def _toggle_show_gt(self, on: bool) -> None:
+        self.canvas.set_show_gt(on)
+        if on and self.canvas.gt is None:
+            self.statusBar().showMessage("No ground truth for this image (View > Ground Truth Folder…)", 5000)
+
+    def gt_scores(self):
+        """(pixel accuracy, mIoU, share of GT pixels still unlabelled) of the current mask, or None."""
+        if self.project is None:
+            return None
+        return gt_scores(self.canvas.gt, self.canvas.labels, self.project.labelset.num_classes)
+
+    def _update_metrics(self) -> None:
+        self.metrics_label.setText(status_text(self.gt_scores()))
+
+    # -------------------------------------------------------------- dialogs
+    def _require_project(self) -> bool:
+        if self.project is None:
+            self._error("No folder", "Open a folder first.")
+        return self.project is not None
+
+    def choose_folder(self) -> None:
+        self.dialogs.choose_folder(self.project.images_dir if self.project else None)
+
+    def choose_image(self) -> None:
+        self.dialogs.choose_image(self.project.images_dir if self.project else None)
+
+    def choose_labelset(self) -> None:
+        if self.project is not None:
+            self.dialogs.choose_labelset(self.project, self.current.path if self.current else self.project.images_dir)
+
+    def choose_masks_dir(self) -> None:
+        if self.project is not None:
+            self.dialogs.choose_masks_dir(self.project, self.current.path if self.current else self.project.images_dir)
+
+    def open_export(self, fmt: str) -> None:
+        if self._require_project():
+            self.save_all()
+            self.dialogs.open_export(self.project, fmt)
+
+    def open_import(self, kind: str) -> None:
+        if self._require_project():
+            self.save_all()
+            self.dialogs.open_import(self.project, kind)
+
+    def open_eval(self) -> None:
+        if self._require_project():
+            self.save_all()
+            self.dialogs.open_eval(self.project, self.gt.folder, self.prediction.model_path)
+
+    def open_train(self) -> None:
+        if self._require_project():
+            self.save_all()
+            self.dialogs.open_train(self.project)
+
+    def _model_trained(self, path: Path) -> None:
+        self.prediction.select(Path(path))
+        self.statusBar().showMessage(f"New model {Path(path).stem} selected", 6000)
+
+    # ------------------------------------------------------------- prediction
+    def choose_checkpoint(self) -> None:
+        path = self.dialogs.choose_checkpoint()
+        if path is not None:
+            self.prediction.select_checked(path)
+
+    def _models_scanned(self, error: str) -> None:
+        if error:
+            self.problems.append(error)
+        self.modelsReady.emit()
+
+    def predict_current(self) -> None:
+        if self.current is not None:
+            self.prediction.start([self.current.path], self.project.labelset, single=True)
+
+    def predict_unlabelled(self) -> None:
+        if self.session is not None and self.prediction.model_path is not None and not self.prediction.busy:
+            self.prediction.start(self.session.to_predict(), self.project.labelset, single=False)
+
+    def cancel_prediction(self) -> None:
+        if self.prediction.busy:
+            self.prediction.cancel()
+            self.statusBar().showMessage("Cancelling…", 3000)
+
+    def _run_finished(self, cancelled: bool) -> None:
+        self.statusBar().showMessage("Prediction cancelled" if cancelled else "Prediction finished", 4000)
+        self.predictionFinished.emit(cancelled)
+
+    def _prediction_ready(self, path: Path, labels: np.ndarray) -> None:
+        if self.project is None or path not in self.project.images:
             return
-        x, y, v = info
-        ls = self.project.labelset
-        self.pos_label.setText(f"x {x}  y {y}")
-        if v == ls.ignore_index:
-            name = "unlabelled"
-        elif v < ls.num_classes:
-            name = ls.names[v]
-        else:
-            name = f"invalid value {v}"
-        self.class_label.setText(("GT: " if self.canvas.show_gt and self.canvas.gt is not None else "") + name)
-
-def process_events_until(predicate, timeout_s: float = 10.0) -> bool:
-    """Spin the event loop until predicate() (used by scripts and the benchmark)."""
-    import time
-
-    end = time.monotonic() + timeout_s
-    app = QApplication.instance()
-    while time.monotonic() < end:
-        app.processEvents()
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
+        if self.current is not None and self.current.path == path:
+            self.canvas.cancel_interaction()  # a stroke in progress is finished first
+        try:
+            doc, was_loaded = self.docs.apply_prediction(path, labels,
+                                                         fill_only_unlabelled=self.act_fill_only.isChecked(),
+                                                         to_disk_if_unopened=not self.prediction.single)
+        except (OSError, SegstudioError) as e:
+            self._report_problem(path, f"prediction not applied: {e}", self.project.state(path))
+            return
+        if doc is not None and doc is not self.current:
+            self._save_doc(doc)
+            if not was_loaded and doc.path not in self.save_failures:
+                doc.unload()
+        self._refresh_state(path)

@@ -3,9 +3,9 @@
 The dialog picks the architecture, width, starting point (from scratch or an
 existing model, whose layers are partially loaded for the folder's label set),
 epochs, image scale and a validation share, then runs
-`segstudio.nets.trainer.Trainer` on a worker QThread. The worker never touches
-widgets: it forwards the trainer's `Progress` records (plain data) through a
-queued signal; the dialog updates a live loss / validation-mIoU chart, the ETA
+`segstudio.nets.trainer.Trainer` as a `JobRunner` job. The worker never
+touches widgets: the trainer's `Progress` records (plain data) come back
+through the runner; the dialog updates a live loss / validation-mIoU chart, the ETA
 and a progress bar. Cancel stops the trainer between two steps. When the run
 finishes, the best checkpoint is copied into the user's models folder and
 `on_model_ready(path)` puts it in the Model menu, ready to predict.
@@ -16,12 +16,10 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import threading
-import traceback
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -31,6 +29,7 @@ from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 
 from .charts import LineChart
+from .jobs import CancelFlag, JobRunner
 
 ARCH_CHOICES = (("segnet-basic", "SegNet-Basic (small, fast)"), ("segnet", "SegNet (VGG16-BN encoder)"),
                 ("fcn8s", "FCN-8s (VGG16)"), ("fcn16s", "FCN-16s"), ("fcn32s", "FCN-32s"))
@@ -57,36 +56,18 @@ def install_model(checkpoint: Path, name: str) -> Path:
     return dest
 
 
-class TrainWorker(QObject):
-    """Runs one training job on a QThread; start with `thread.started.connect(worker.run)`."""
+def train_job(config, model_name: str):
+    """The training run as a job for `JobRunner`: (TrainResult, installed model path or None)."""
+    def job(progress, cancelled):
+        from segstudio.nets.trainer import Trainer
 
-    progress = Signal(object)        # segstudio.nets.trainer.Progress
-    succeeded = Signal(object)       # (TrainResult, installed model path or None)
-    failed = Signal(str)
-    finished = Signal()
+        result = Trainer(config, progress=progress, cancel=CancelFlag(cancelled)).run()
+        installed = None
+        if result.stopped != "cancelled" and result.best_path is not None:
+            installed = install_model(result.best_path, model_name)
+        return result, installed
 
-    def __init__(self, config, model_name: str, cancel: threading.Event):
-        super().__init__()
-        self.config = config
-        self.model_name = model_name
-        self.cancel = cancel
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from segstudio.nets.trainer import Trainer
-
-            result = Trainer(self.config, progress=self.progress.emit, cancel=self.cancel).run()
-            installed = None
-            if result.stopped != "cancelled" and result.best_path is not None:
-                installed = install_model(result.best_path, self.model_name)
-            self.succeeded.emit((result, installed))
-        except SegstudioError as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # a bug or an OS error: show it rather than lose it
-            self.failed.emit(f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}")
-        finally:
-            self.finished.emit()
+    return job
 
 
 class TrainDialog(QDialog):
@@ -99,10 +80,8 @@ class TrainDialog(QDialog):
         self.images_dir, self.masks_dir = Path(images_dir), Path(masks_dir)
         self.labelset = labelset
         self.on_model_ready = on_model_ready
-        self.thread: QThread | None = None
-        self.worker: TrainWorker | None = None
+        self.runner = JobRunner(self)
         self._running = False
-        self.cancel_event = threading.Event()
         self.result = None
         self.model_path: Path | None = None
         self.losses: tuple[list[float], list[float]] = ([], [])
@@ -257,7 +236,6 @@ class TrainDialog(QDialog):
         except SegstudioError as e:
             self.status.setText(f"Cannot start: {e}")
             return
-        self.cancel_event = threading.Event()
         self.result, self.model_path = None, None
         self.losses, self.val_miou = ([], []), ([], [])
         self.chart.clear()
@@ -265,22 +243,13 @@ class TrainDialog(QDialog):
         self.bar.setValue(0)
         self.status.setText("Starting…")
         self._set_running(True)
-        thread = QThread(self)
-        worker = TrainWorker(cfg, cfg.name, self.cancel_event)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._on_progress)
-        worker.succeeded.connect(self._on_succeeded)
-        worker.failed.connect(self._on_failed)
-        # Direct: quit from the worker thread itself, so stop() can wait without the GUI loop.
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(lambda: self._set_running(False))
-        self.thread, self.worker = thread, worker
-        thread.start()
+        self.runner.start(train_job(cfg, cfg.name), on_progress=self._on_progress, on_succeeded=self._on_succeeded,
+                          on_failed=lambda message, _e: self._on_failed(message),
+                          on_finished=lambda: self._set_running(False))
 
     def cancel(self) -> None:
         if self.running():
-            self.cancel_event.set()
+            self.runner.cancel()
             self.status.setText("Cancelling after this step…")
             self.cancel_button.setEnabled(False)
 
@@ -334,10 +303,8 @@ class TrainDialog(QDialog):
 
     def stop(self, timeout_ms: int = 60000) -> None:
         """Cancel a running job and wait for its thread (the trainer stops between two steps)."""
-        if self.thread is not None and self.thread.isRunning():
-            self.cancel_event.set()
-            self.thread.quit()  # the event loop ends once the worker's run() returns
-            self.thread.wait(timeout_ms)
+        if self.running():
+            self.runner.stop(timeout_ms)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop()

@@ -54,8 +54,7 @@ def make_window(qtbot, studio_settings):
 
     yield factory
     for w in made:
-        if w.run is not None:
-            w.run.wait(5000)
+        w.prediction.wait(5000)
 
 
 def _wpos(canvas, x, y) -> QPoint:

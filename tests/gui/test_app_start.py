@@ -30,7 +30,7 @@ def test_run_app_opens_sample_copy_without_models(tmp_path, monkeypatch, studio_
 
     def poll():
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if not wins or not wins[0]._scan_done:
+        if not wins or not wins[0].prediction.scan_done:
             QTimer.singleShot(50, poll)
             return
         w = wins[0]

@@ -34,7 +34,7 @@ def test_brush_drag_paints_exactly_the_stroke_and_undo_redo_are_bit_exact(make_w
     assert expected.sum() > 300
     assert np.array_equal(c.labels == 2, expected)
     assert np.array_equal(c.labels[~expected], before[~expected])
-    assert win.current.stack.count() == 1  # one undo step per stroke
+    assert win.current.history_length == 1  # one undo step per stroke
     after = c.labels.copy()
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(c.labels, before)
@@ -104,7 +104,7 @@ def test_polygon_clicks_enter_backspace_escape_and_double_click(make_window, ima
     exp = before.copy()
     exp[10:41, 10:41] = 4
     assert np.array_equal(c.labels, exp)
-    assert win.current.stack.count() == 1
+    assert win.current.history_length == 1
     # Esc cancels a polygon in progress
     for x, y in [(50, 5), (60, 5), (60, 15)]:
         qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=wpos(c, x + 0.5, y + 0.5))
@@ -117,7 +117,7 @@ def test_polygon_clicks_enter_backspace_escape_and_double_click(make_window, ima
     # a real double-click is press, release, double-click, release at the last vertex
     qtbot.mouseDClick(c, Qt.MouseButton.LeftButton, pos=wpos(c, 70.5, 60.5))
     assert c.labels[46, 69] == 4 and c.labels[59, 51] == IGN
-    assert win.current.stack.count() == 2
+    assert win.current.history_length == 2
 
 
 def test_fill_and_alt_click_pick_and_ctrl_digit(make_window, image_folder, qtbot, wpos):
@@ -176,7 +176,28 @@ def test_shortcuts_wait_while_a_stroke_is_held(make_window, image_folder, qtbot,
     qtbot.keyClick(c, Qt.Key.Key_D)  # so is "next image"
     qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=wpos(c, 40, 30))
     assert win.current.path.name == "im0.png"
-    assert win.current.stack.count() == 2 and win.current.stack.index() == 2
+    assert win.current.history_length == 2 and win.current.history_index == 2
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert (c.labels == CAMVID.ignore_index).all()  # both strokes undone cleanly
+
+
+def test_each_edit_repaints_its_rectangle_once(make_window, image_folder, qtbot, wpos, monkeypatch):
+    win = make_window(image_folder)
+    c = win.canvas
+    c.zoom_to(4.0, QPointF(0, 0))
+    calls = []
+    orig = c.refresh
+    monkeypatch.setattr(c, "refresh", lambda bbox=None: (calls.append(bbox), orig(bbox)))
+    qtbot.keyClick(win, Qt.Key.Key_F)
+    qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=wpos(c, 5.5, 5.5))
+    assert calls == [(0, 0, 96, 64)]  # the fill, once
+    calls.clear()
+    qtbot.keyClick(win, Qt.Key.Key_B)
+    win.set_current_class(3)
+    drag(qtbot, c, [wpos(c, 5, 5), wpos(c, 20, 5), wpos(c, 30, 9)])
+    assert len(calls) == 3 and all(b is not None for b in calls)  # press + two moves; the release adds none
+    calls.clear()
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(calls) == 1 and win.current.history_index == 1 and win.act_redo.text() == "&Redo Brush stroke"
+    assert win.act_undo.text() == "&Undo Fill"

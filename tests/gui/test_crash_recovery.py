@@ -17,7 +17,15 @@ CHILD = textwrap.dedent("""
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])
-    from segstudio.gui.main_window import MainWindow, process_events_until
+    from segstudio.gui.main_window import MainWindow
+
+    def process_events_until(predicate, timeout_s):
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and not predicate():
+            app.processEvents()
+            time.sleep(0.005)
+        return predicate()
+
     win = MainWindow(autosave_ms=100, scan_models=False)
     win.resize(800, 600)
     win.show()

@@ -147,9 +147,9 @@ def test_opened_from_the_main_window(make_window, qtbot, tmp_path):
         write_label_png(gt / f"im{i}.png", g, camvid)
         write_label_png(images / "SegmentationClass" / f"im{i}.png", m, camvid)
     win = make_window(images)
-    win.gt_dir = gt
+    win.set_gt_dir(gt)
     win.open_eval()
-    dlg = win._dialogs[-1]
+    dlg = win.dialogs.open_dialogs[-1]
     assert isinstance(dlg, EvalDialog) and dlg.gt_edit.text() == str(gt)
     _run(qtbot, dlg)
     assert dlg.worst_table.item(0, 0).text() == "im2"

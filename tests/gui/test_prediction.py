@@ -63,7 +63,7 @@ def _expected(model_path, image_path):
 def test_predict_this_image_runs_on_worker_gui_stays_responsive(make_window, image_folder, tiny_model, gate,
                                                                 qtbot):
     win = make_window(image_folder)
-    win.select_model(tiny_model)
+    win.prediction.select(tiny_model)
     assert win.act_predict.isEnabled()
     c = win.canvas
     first = win.current.path
@@ -89,7 +89,7 @@ def test_predict_this_image_runs_on_worker_gui_stays_responsive(make_window, ima
     assert sig.args == [False]
     assert np.array_equal(c.labels, expected)
     assert len(np.unique(expected)) >= 1
-    assert win.current.stack.count() == 1 and win.current.stack.undoText() == "Prediction"
+    assert win.current.history_length == 1 and win.current.undo_text() == "Prediction"
     qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert (c.labels == CAMVID.ignore_index).all()
     qtbot.keyClick(c, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
@@ -100,12 +100,10 @@ def test_predict_this_image_runs_on_worker_gui_stays_responsive(make_window, ima
 def test_fill_only_unlabelled_and_result_for_image_left_meanwhile(make_window, image_folder, tiny_model, gate,
                                                                   qtbot):
     win = make_window(image_folder)
-    win.select_model(tiny_model)
+    win.prediction.select(tiny_model)
     c = win.canvas
     first = win.current.path
-    from segstudio.core import labelmap as lm
-
-    win.current.push(lm.fill_polygon(c.labels, [(0, 0), (95, 0), (95, 9), (0, 9)], 4), "Polygon")
+    win.current.polygon([(0, 0), (95, 0), (95, 9), (0, 9)], 4)
     assert (c.labels[:10] == 4).all()
     win.act_fill_only.setChecked(True)
     win.act_predict.trigger()
@@ -122,7 +120,7 @@ def test_fill_only_unlabelled_and_result_for_image_left_meanwhile(make_window, i
 
 def test_cancel_stops_prediction_and_changes_nothing(make_window, image_folder, tiny_model, gate, qtbot):
     win = make_window(image_folder)
-    win.select_model(tiny_model)
+    win.prediction.select(tiny_model)
     c = win.canvas
     before = c.labels.copy()
     win.act_predict.trigger()
@@ -132,13 +130,13 @@ def test_cancel_stops_prediction_and_changes_nothing(make_window, image_folder, 
         gate["open"].set()
     assert sig.args == [True]
     assert np.array_equal(c.labels, before)
-    assert win.current.stack.count() == 0
+    assert win.current.history_length == 0
     assert win.act_predict.isEnabled() and not win.cancel_button.isVisible()
 
 
 def test_predict_all_unlabelled_and_cancel_between_images(make_window, image_folder, tiny_model, gate, qtbot):
     win = make_window(image_folder)
-    win.select_model(tiny_model)
+    win.prediction.select(tiny_model)
     masks = image_folder / "SegmentationClass"
     gate["hold_at"] = 2  # hold the worker before the second image (batches of one on the CPU)
     win.act_predict_all.trigger()
@@ -158,9 +156,9 @@ def test_predict_all_unlabelled_and_cancel_between_images(make_window, image_fol
         path = image_folder / f"im{i}.png"
         assert np.array_equal(read_label_png(masks / f"im{i}.png"), _expected(tiny_model, path))
         assert win.file_list.state(win.project.images[i]).value == "predicted"
-    assert win.current.stack.count() == 1  # the current image's prediction is one undo step
+    assert win.current.history_length == 1  # the current image's prediction is one undo step
     win.act_predict_all.trigger()
-    assert win.run is None
+    assert not win.prediction.busy
     assert "already has a mask" in win.statusBar().currentMessage()
 
 
@@ -169,9 +167,9 @@ def test_bad_checkpoint_is_reported_and_app_keeps_running(make_window, image_fol
     bad.write_bytes(b"not a checkpoint")
     (tmp_path / "bad.json").write_text("{}")
     win = make_window(image_folder)
-    win.select_model(bad)
+    win.prediction.select(bad)
     win.act_predict.trigger()
-    assert win.run is None
+    assert not win.prediction.busy
     assert "bad.safetensors" in (win.last_error or "")
     assert win.canvas.has_image()
 
@@ -192,8 +190,8 @@ def test_model_menu_lists_found_models_and_selects_default(tmp_path, tiny_model,
     qtbot.addWidget(win)
     assert not win.act_predict.isEnabled() and "No model" in win.act_predict.toolTip()
     with qtbot.waitSignal(win.modelsReady, timeout=30000):
-        win._scan.start()
-    assert win.model_path == shipped / "segnet-basic-camvid.safetensors"
+        win.prediction.scan()
+    assert win.prediction.model_path == shipped / "segnet-basic-camvid.safetensors"
     names = [a.text() for a in win.model_menu.actions()]
     assert "segnet-basic-camvid" in names and "Load Checkpoint…" in names
     checked = [a.text() for a in win.model_menu.actions() if a.isCheckable() and a.isChecked()]
@@ -208,8 +206,8 @@ def test_requested_model_path_is_selected_after_scan(tmp_path, tiny_model, monke
     monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
     win = MainWindow(settings=studio_settings, scan_models=False)
     qtbot.addWidget(win)
-    win._requested_model = str(tiny_model)  # what `segstudio --model PATH` does
+    win.prediction.requested = str(tiny_model)  # what `segstudio --model PATH` does
     with qtbot.waitSignal(win.modelsReady, timeout=30000):
-        win._scan.start()
-    assert win.model_path == tiny_model
+        win.prediction.scan()
+    assert win.prediction.model_path == tiny_model
     assert win.act_predict.isEnabled()

@@ -123,9 +123,9 @@ def test_opening_a_missing_folder_keeps_the_current_one_editable(make_window, im
     assert not win.open_path(tmp_path / "nope")
     assert "nope" in win.last_error
     _paint(qtbot, win.canvas, 5, 40, 30, 40)  # still works on the same image
-    assert win.current.stack.count() == 2
+    assert win.current.history_length == 2
     qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert win.current.stack.index() == 1
+    assert win.current.history_index == 1
 
 
 def test_recent_folders_menu_reopens(make_window, image_folder, tmp_path, qtbot):

@@ -121,7 +121,7 @@ def test_train_from_the_main_window_then_predict_with_the_new_model(make_window,
     win.act_train.trigger()
     from segstudio.gui.train_dialog import TrainDialog
 
-    dlg = next(d for d in win._dialogs if isinstance(d, TrainDialog))
+    dlg = next(d for d in win.dialogs.open_dialogs if isinstance(d, TrainDialog))
     assert dlg.isVisible() and not dlg.isModal()
     dlg.arch.setCurrentIndex(dlg.arch.findData("segnet-basic"))
     dlg.width_spin.setValue(0.125)
@@ -131,8 +131,8 @@ def test_train_from_the_main_window_then_predict_with_the_new_model(make_window,
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
     expected = paths.user_models_dir() / "from-window.safetensors"
-    assert win.model_path == expected
-    assert expected in [p for _, p in win.models]
+    assert win.prediction.model_path == expected
+    assert expected in [p for _, p in win.prediction.models]
     assert win.act_predict.isEnabled()
     with qtbot.waitSignal(win.predictionFinished, timeout=30000) as sig:
         win.act_predict.trigger()
@@ -148,6 +148,6 @@ def test_closing_the_dialog_mid_run_stops_the_trainer(qtbot, folder):
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(dlg.losses[0]) >= 1, timeout=60000)
     dlg.close()
-    assert not dlg.thread.isRunning() and dlg.cancel_event.is_set()
+    assert not dlg.runner.thread.isRunning() and dlg.runner.cancel_requested()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10000)
     assert dlg.result.stopped == "cancelled"
