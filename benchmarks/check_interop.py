@@ -16,7 +16,10 @@ file with embedded imageData naming itself like labelme's apc2016_obj3.json):
 2. VOC: segstudio's `export voc` read back by datumaro ('voc_segmentation',
    what CVAT's "Segmentation mask 1.1" importer runs on); the same export
    without labelmap.txt's void line shows datumaro's old refusal.
-3. COCO: segstudio's `export coco` (RLE and polygon) read by datumaro
+3. CVAT: that VOC export re-exported by datumaro's own VOC segmentation
+   exporter (colour masks + labelmap.txt, as CVAT's "Segmentation mask 1.1"
+   export is made), zipped, and read back by segstudio's `import cvat`.
+4. COCO: segstudio's `export coco` (RLE and polygon) read by datumaro
    ('coco_instances', polygons rasterised by datumaro); datumaro wants the
    file as <root>/annotations/instances_<subset>.json beside <root>/images/<subset>/,
    so it is written there.
@@ -41,8 +44,9 @@ import numpy as np
 from PIL import Image
 
 from segstudio.core.formats.coco import export_coco
+from segstudio.core.formats.cvat import import_cvat
 from segstudio.core.formats.labelme import import_labelme
-from segstudio.core.formats.voc import export_voc
+from segstudio.core.formats.voc import export_voc, voc_labelmap
 from segstudio.core.imageio import read_label_png
 from segstudio.core.labels import preset
 
@@ -159,6 +163,20 @@ def check_voc(py: str, tmp: Path, images: Path, masks: Path) -> dict:
     return res | {"peer_error": err, "without_void_line": old_err or "read without error"}
 
 
+def check_cvat(py: str, tmp: Path, images: Path, masks: Path) -> dict:
+    import shutil
+
+    run = subprocess.run([py, str(PEER), "revoc", str(tmp / "voc"), str(tmp / "cvat")], capture_output=True,
+                         text=True, timeout=600)
+    if run.returncode != 0:
+        return {"images": 0, "agreement_pct": None, "peer_error": run.stderr.strip()[-300:]}
+    archive = shutil.make_archive(str(tmp / "cvat_export"), "zip", tmp / "cvat")
+    summary = import_cvat(archive, images, VOC, tmp / "cvat_masks")
+    ours = {p.stem: read_label_png(p) for p in masks.glob("*.png")}
+    back = {p.stem: read_label_png(p) for p in (tmp / "cvat_masks").glob("*.png")}
+    return agreement(ours, back) | {"written": len(summary.written), "skipped": len(summary.skipped)}
+
+
 def check_coco(py: str, tmp: Path, images: Path, masks: Path, mode: str) -> dict:
     # datumaro finds COCO files only as <root>/annotations/instances_<subset>.json
     root = tmp / f"coco_{mode}"
@@ -191,6 +209,8 @@ def main() -> int:
         results = {"peers": versions, "labelme_import_vs_labelme2voc": lm}
         # exports of the masks just imported (the image embedded in the last JSON has no file: not exported)
         results["voc_export_read_by_datumaro"] = check_voc(py, tmp, src, tmp / "masks")
+        (tmp / "voc" / "labelmap.txt").write_text(voc_labelmap(VOC))  # check_voc left it without its void line
+        results["datumaro_voc_zip_read_by_import_cvat"] = check_cvat(py, tmp, src, tmp / "masks")
         for mode in ("rle", "polygon"):
             results[f"coco_{mode}_read_by_datumaro"] = check_coco(py, tmp, src, tmp / "masks", mode)
     for key, r in results.items():

@@ -7,6 +7,8 @@ segstudio's own .venv), and imports nothing from segstudio:
     peer-python interop_peer.py coco FILE.json OUT.npz datumaro 'coco_instances'
     peer-python interop_peer.py labelme DIR LABELS.txt OUT.npz
                                                        labelme's labelme2voc steps
+    peer-python interop_peer.py revoc DIR OUTDIR       datumaro re-exports a VOC folder as
+                                                       CVAT's "Segmentation mask 1.1" does
 
 Each OUT.npz holds one int16 H x W map per item (-1 where nothing was painted)
 and `__names__`, the label names the values index. Errors are printed as one
@@ -72,9 +74,20 @@ def read_labelme(folder: str, labels_txt: str):
     return maps, names
 
 
+def revoc(src: str, dst: str) -> None:
+    """Read a VOC folder and write it back with datumaro's own VOC segmentation exporter (colour masks)."""
+    from datumaro.components.dataset import Dataset
+
+    ds = Dataset.import_from(src, "voc_segmentation")
+    ds.export(dst, "voc_segmentation", save_media=False, apply_colormap=True)
+
+
 def main(argv: list[str]) -> int:
     kind = argv[0]
     try:
+        if kind == "revoc":
+            revoc(argv[1], argv[2])
+            return 0
         if kind == "voc":
             maps, names = read_voc(argv[1])
         elif kind == "coco":
