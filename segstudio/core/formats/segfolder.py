@@ -82,6 +82,48 @@ def map_colors(rgb: np.ndarray, colors: list[tuple[int, int, int]], targets: lis
     return lut[inv].reshape(code.shape), unlisted
 
 
+def _segmentation_dir(src: Path, kind: str) -> Path:
+    seg = src / "SegmentationClass"
+    if not seg.is_dir():
+        raise SegstudioError(f"{src}: no SegmentationClass folder; is this a {kind} export?")
+    return seg
+
+
+def _colour_labels(f: Path, a: np.ndarray, mode: str, source: _SourceClasses, targets: list[int | None],
+                   ig: int, unknown_colors: dict[tuple[int, int, int], int]) -> np.ndarray:
+    """Labels of a colour mask through the folder's labelmap.txt; unlisted colours are counted."""
+    if source.colors is None:
+        raise SegstudioError(f"{f}: a colour mask needs {f.parent.parent / 'labelmap.txt'} to map colours to classes")
+    if mode == "index":
+        a = _palette_rgb(f)
+    void = [] if VOID_COLOR in source.colors else [VOID_COLOR]  # VOC's void colour is void
+    labels, unlisted = map_colors(a, source.colors + void, targets + [None] * len(void), ig)
+    for c, cnt in unlisted.items():
+        unknown_colors[c] = unknown_colors.get(c, 0) + cnt
+    return labels
+
+
+def _index_labels(a: np.ndarray, targets: list[int | None] | None, labelset: LabelSet,
+                  unknown_values: dict[int, int]) -> np.ndarray:
+    """Labels of an index mask (255 = void), through the folder's class names when it has them."""
+    k, ig = labelset.num_classes, labelset.ignore_index
+    present = np.flatnonzero(np.bincount(a.ravel(), minlength=256))
+    if targets is not None:
+        lut = np.full(256, ig, np.uint8)
+        for j, t in enumerate(targets):
+            lut[j] = ig if t is None else t
+        bad = [v for v in present if v >= len(targets) and v != VOID]
+        labels = lut[a]
+    else:
+        bad = [v for v in present if v >= k and v != VOID and v != ig]
+        labels = a.copy()
+        labels[a == VOID] = ig
+        labels[(labels >= k) & (labels != ig)] = ig
+    for v in bad:
+        unknown_values[int(v)] = unknown_values.get(int(v), 0) + 1
+    return labels
+
+
 def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labelset: LabelSet,
                                out_dir: str | Path, *, mapping: dict[str, str] | None = None,
                                skip_unknown: bool = False, overwrite: bool = False, colors: bool | None = None,
@@ -96,9 +138,7 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
     counted in the summary).
     """
     src = Path(src_dir)
-    seg = src / "SegmentationClass"
-    if not seg.is_dir():
-        raise SegstudioError(f"{src}: no SegmentationClass folder; is this a {kind} export?")
+    seg = _segmentation_dir(src, kind)
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     images = images_by_name(images_dir)
     source = _source_classes(src)
@@ -111,7 +151,7 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
     files = list(label_pngs(seg).values())
     if not files:
         raise SegstudioError(f"{seg}: no PNG files")
-    k, ig = labelset.num_classes, labelset.ignore_index
+    ig = labelset.ignore_index
     unknown_colors: dict[tuple[int, int, int], int] = {}
     unknown_values: dict[int, int] = {}
     results: list[tuple[str, np.ndarray]] = []
@@ -125,42 +165,17 @@ def import_segmentation_folder(src_dir: str | Path, images_dir: str | Path, labe
             continue
         mode, a = _read_source_png(f)
         if colors or (colors is None and mode == "rgb"):
-            if source.colors is None:
-                raise SegstudioError(f"{f}: a colour mask needs {src / 'labelmap.txt'} to map colours to classes")
-            if mode == "index":
-                a = _palette_rgb(f)
-            void = [] if VOID_COLOR in source.colors else [VOID_COLOR]  # VOC's void colour is void
-            labels, unlisted = map_colors(a, source.colors + void, targets + [None] * len(void), ig)
-            for c, cnt in unlisted.items():
-                unknown_colors[c] = unknown_colors.get(c, 0) + cnt
+            labels = _colour_labels(f, a, mode, source, targets, ig, unknown_colors)
         else:
-            if targets is not None:
-                lut = np.full(256, ig, np.uint8)
-                for j, t in enumerate(targets):
-                    lut[j] = ig if t is None else t
-                present = np.flatnonzero(np.bincount(a.ravel(), minlength=256))
-                for v in present:
-                    if v >= len(targets) and v != VOID:
-                        unknown_values[int(v)] = unknown_values.get(int(v), 0) + 1
-                labels = lut[a]
-            else:
-                labels = a.copy()
-                labels[a == VOID] = ig
-                present = np.flatnonzero(np.bincount(a.ravel(), minlength=256))
-                for v in present:
-                    if v >= k and v != VOID and v != ig:
-                        unknown_values[int(v)] = unknown_values.get(int(v), 0) + 1
-                labels[(labels >= k) & (labels != ig)] = ig
+            labels = _index_labels(a, targets, labelset, unknown_values)
         w, h = image_size(image)
         if labels.shape != (h, w):
             raise SegstudioError(f"{f}: mask is {labels.shape[1]}x{labels.shape[0]} but image {image} is {w}x{h}")
         results.append((f.stem, labels))
         report(progress, i + 1, n)
     unknown = dict(mapper.unknown)
-    for c, cnt in unknown_colors.items():
-        unknown[f"colour {c[0]},{c[1]},{c[2]}"] = cnt
-    for v, cnt in unknown_values.items():
-        unknown[f"value {v}"] = cnt
+    unknown.update({f"colour {c[0]},{c[1]},{c[2]}": cnt for c, cnt in unknown_colors.items()})
+    unknown.update({f"value {v}": cnt for v, cnt in unknown_values.items()})
     if unknown and not skip_unknown:
         raise UnknownClassesError(unknown, src, labelset, unit="files" if not unknown_colors else "pixels/files")
     mapper.fill_summary(summary)
