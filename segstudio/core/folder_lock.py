@@ -4,7 +4,8 @@
 token}. It is created with O_EXCL, so two studios starting together cannot
 both win. A second studio finds it held and opens the folder read-only
 (`FolderLock.holder` says by whom, for the banner). A lock whose holder is
-gone — same host, and no process with that pid — is stale and taken over.
+gone — same host, and no process with that pid — is stale and taken over, and
+so is one this process left (the folder reopened).
 A lock from another host cannot be checked and is respected. A folder where
 no lock can be created (read-only) is not locked: nothing can be saved there
 anyway. `release` removes the file only while it still holds our token.
@@ -102,7 +103,8 @@ class FolderLock:
             holder, _token = self.read()
             if holder is None:
                 continue  # released meanwhile: try again
-            if holder.host == socket.gethostname() and not _pid_alive(holder.pid):
+            # this process's own lock (a folder reopened) or a dead holder's on this host: take it over
+            if holder.host == socket.gethostname() and (holder.pid == os.getpid() or not _pid_alive(holder.pid)):
                 self.took_over = holder
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)

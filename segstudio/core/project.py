@@ -16,7 +16,10 @@ Faults are survived, never turned into lost work:
   overwritten: `save_mask` raises MaskChangedOnDisk unless told to (`force`),
   and `save_mask_copy` writes the user's version beside it instead;
 - masks are written atomically, so a full disk or a read-only folder leaves
-  the previous file whole (see core/autosave.py for retrying).
+  the previous file whole (see core/autosave.py for retrying);
+- `Project.open(..., lock=True)` (the studio) takes the folder's lock
+  (core/folder_lock.py): when another live studio holds it, the project is
+  `read_only` (`read_only_reason` names the holder) and writes nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 
 from .atomic import atomic_write_text
 from .errors import SegstudioError
+from .folder_lock import FolderLock
 from .imageio import is_image_file, list_images, read_label_png, write_label_png
 from .labels import LabelSet, resolve_labelset
 from .safe_json import load_json_file
@@ -88,6 +92,8 @@ class Project:
         self.start_image = start_image
         self.last_save_error: str | None = None
         self.notice: str | None = None  # something the studio should tell the user once (a recovery)
+        self.lock: FolderLock | None = None
+        self.read_only_reason: str | None = None  # set when another studio holds the folder
         self._disk: dict[str, tuple[int, int, int] | None] = {}  # mask signature when loaded or saved
         self.rescan()
         self._refuse_masks_over_images()
@@ -95,7 +101,7 @@ class Project:
     # --- opening -------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, labels: str | LabelSet | None = None, masks: str | Path | None = None,
-             default_labels: str = "voc") -> Project:
+             default_labels: str = "voc", lock: bool = False) -> Project:
         """Open a folder (or the folder of an image file) as a project.
 
         `labels` / `masks` override what the project file remembers; without
@@ -132,9 +138,30 @@ class Project:
             masks_dir = images_dir / MASKS_SUBDIR
         project = cls(images_dir, masks_dir, labelset, spec, saved.get("states"), start)
         project.notice = notice
+        if lock:
+            project.take_lock()
         if labels is not None or masks is not None or not saved:
             project.save_quietly()
         return project
+
+    # --- one writer at a time ------------------------------------------
+    def take_lock(self) -> bool:
+        """Take the folder's lock; if another studio holds it the project becomes read-only."""
+        self.lock = FolderLock(self.images_dir)
+        if self.lock.acquire() or self.lock.holder is None:  # a read-only folder cannot be locked: nothing to guard
+            self.read_only_reason = None
+            return True
+        self.read_only_reason = (f"{self.images_dir} is open in another segstudio ({self.lock.holder.describe()}); "
+                                 "opened read-only: nothing is saved here until that studio closes the folder")
+        return False
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def _refuse_masks_over_images(self) -> None:
         """Refuse a masks folder where a mask would be written over an image (PNG images in it)."""
@@ -188,6 +215,8 @@ class Project:
         file since it was loaded, unless `force`; OSError if the disk refuses.
         """
         p = self.mask_path(image)
+        if self.read_only:
+            raise ProjectError(self.read_only_reason)
         if not force and self.changed_on_disk(image):
             raise MaskChangedOnDisk(p)
         write_label_png(p, labels, self.labelset, compress_level)
@@ -249,6 +278,8 @@ class Project:
                 "states": persistent}
 
     def save(self) -> None:
+        if self.read_only:
+            return
         atomic_write_text(self.project_file, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def save_quietly(self) -> bool:

@@ -23,6 +23,7 @@ from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 from segstudio.core.project import ImageState, Project
 
+from .assist.controller import AssistController
 from .canvas import Canvas
 from .dialogs import DialogsController
 from .ground_truth import GroundTruthController, gt_scores, status_text
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.metrics_timer = self._timer(250, self._update_metrics)
         self.counts_timer = self._timer(100, self._update_counts)
         build_ui(self)  # widgets, actions, and the views over the controllers (tools, model menu)
+        self.assist = AssistController(self)  # superpixels, wand, GrabCut, re-predict, confidence
         self.dialogs = DialogsController(self, self.settings, self.recent_menu)
         self._connect()
         self._update_title()
@@ -118,7 +120,7 @@ class MainWindow(QMainWindow):
                   masks: str | Path | None = None) -> bool:
         """Open a folder or an image file; returns False (with a message) on failure."""
         try:
-            project = Project.open(path, labels=labels, masks=masks)
+            project = Project.open(path, labels=labels, masks=masks, lock=True)
         except SegstudioError as e:
             self._error("Cannot open", str(e))
             return False
@@ -288,11 +290,11 @@ class MainWindow(QMainWindow):
         first = doc.path not in self.save_failures
         try:
             path = self.session.save(doc)
-        except (OSError, SegstudioError):
+        except (OSError, SegstudioError) as e:
             msg = self.save_failures[doc.path]
-            if first:
+            if first and not self.safety.conflict(doc, e):  # gui/safety.py: banner, retries, changed files
                 self._error("Cannot save mask", msg + "\n\nThe edits are kept in memory; saving is retried "
-                            "after the next edit and when you close.")
+                            "automatically (see the warning above the image) and when you close.")
             self.statusBar().showMessage(msg, 10000)
             self.problems.append(msg)
             self._update_title()

@@ -34,6 +34,7 @@ class Session:
         self.docs = DocumentSet(project, on_open=on_open)
         self.unreadable: set[Path] = set()
         self.save_failures: dict[Path, str] = {}
+        self.save_listeners: list[Callable[[Path, Exception | None], None]] = []  # after each save attempt
 
     def load(self, path: Path) -> tuple[Document, np.ndarray] | None:
         """(document with its mask loaded, display pixels), or None (reported) if the image is unreadable."""
@@ -54,7 +55,7 @@ class Session:
         if (pixels.shape[1], pixels.shape[0]) != size and mask_error is None and not was_loaded:
             size = (pixels.shape[1], pixels.shape[0])  # the header and the decoder disagree: trust the pixels
             mask_error = self._try_load(doc, size)
-        doc.read_only = mask_error is not None
+        doc.read_only = mask_error is not None or self.project.read_only  # another studio holds the folder
         if mask_error is not None:
             self.report(path, f"mask not loaded: {mask_error}", self.project.state(path))
             doc.set_labels(self.project.empty_labels(size))
@@ -67,6 +68,7 @@ class Session:
         return None
 
     def _try_load(self, doc: Document, size, preloaded=None) -> SegstudioError | None:
+        self.project.remember_disk_state(doc.path)  # to notice another program writing the mask later
         try:
             self.docs.load(doc, size, preloaded)
         except SegstudioError as e:
@@ -96,8 +98,12 @@ class Session:
         except (OSError, SegstudioError) as e:
             self.save_failures[doc.path] = (f"{self.project.mask_path(doc.path)}: cannot save "
                                             f"({getattr(e, 'strerror', None) or e})")
+            for listener in self.save_listeners:
+                listener(doc.path, e)
             raise
         self.save_failures.pop(doc.path, None)
+        for listener in self.save_listeners:
+            listener(doc.path, None)
         return path
 
     def to_predict(self) -> list[Path]:

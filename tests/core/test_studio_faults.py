@@ -111,27 +111,62 @@ def test_full_disk_during_save_keeps_the_old_file_whole_and_retry_succeeds(tmp_p
     assert (read_label_png(p.mask_path(img)) == 4).all()
 
 
-def test_second_studio_is_refused_the_lock_and_a_stale_lock_is_taken_over(tmp_path):
+def _lock_file(folder, pid, host=None):
+    import socket
+
+    (folder / ".segstudio-lock").write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
+                                                        "user": "x", "time": "2026-01-01T00:00:00", "token": "t"}))
+
+
+@pytest.fixture
+def other_studio():
+    """A live process standing for another studio."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_second_studio_is_refused_the_lock_and_a_stale_lock_is_taken_over(tmp_path, other_studio):
     from segstudio.core.folder_lock import LOCK_FILE, FolderLock
 
     d = _images(tmp_path / "imgs")
-    first, second = FolderLock(d), FolderLock(d)
-    assert first.acquire() and not second.acquire()
-    assert second.holder is not None and "process" in second.holder.describe()
+    first = FolderLock(d)
+    assert first.acquire()
+    _lock_file(d, other_studio)
+    second = FolderLock(d)
+    assert not second.acquire()
+    assert second.holder.pid == other_studio and f"process {other_studio}" in second.holder.describe()
     second.release()  # not ours: the lock stays
     assert (d / LOCK_FILE).exists()
-    first.release()
-    assert not (d / LOCK_FILE).exists()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock = json.loads(json.dumps({"pid": int(dead.stdout), "host": __import__("socket").gethostname(),
-                                  "user": "x", "time": "2026-01-01T00:00:00", "token": "old"}))
-    (d / LOCK_FILE).write_text(json.dumps(lock))
+    _lock_file(d, int(dead.stdout))
     third = FolderLock(d)
     assert third.acquire() and third.took_over.pid == int(dead.stdout)
     assert json.loads((d / LOCK_FILE).read_text())["token"] == third.token
+    again = FolderLock(d)  # this process reopening the folder takes its own lock back
+    assert again.acquire()
+    third.release()  # no longer holds the token: leaves the file
+    assert (d / LOCK_FILE).exists()
+    again.release()
+    assert not (d / LOCK_FILE).exists()
+    _lock_file(tmp_path, 1, host="elsewhere")
     other_host = FolderLock(tmp_path)
-    (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "elsewhere", "time": "t"}))
     assert not other_host.acquire() and other_host.holder.host == "elsewhere"
+
+
+def test_a_project_held_by_another_studio_opens_read_only_and_writes_nothing(tmp_path, other_studio):
+    d = _images(tmp_path / "imgs")
+    _lock_file(d, other_studio)
+    p = Project.open(d, labels="camvid", lock=True)
+    assert p.read_only and f"process {other_studio}" in p.read_only_reason
+    with pytest.raises(ProjectError, match="read-only"):
+        p.save_mask(p.images[0], np.zeros((12, 16), np.uint8))
+    assert not p.masks_dir.exists() and not (d / PROJECT_FILE).exists()
+    mine = Project.open(tmp_path / "imgs2" if _images(tmp_path / "imgs2") else None, lock=True)
+    assert not mine.read_only and (tmp_path / "imgs2" / ".segstudio-lock").exists()
+    mine.release_lock()
+    assert not (tmp_path / "imgs2" / ".segstudio-lock").exists()
 
 
 def test_lock_in_a_read_only_folder_is_not_taken(tmp_path, monkeypatch):
