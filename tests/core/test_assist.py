@@ -147,3 +147,14 @@ def test_confidence_saved_beside_mask_survives_reopening(tmp_path):
     path.write_bytes(b"not a png")
     assert load_confidence(tmp_path / "masks", "img_01") is None
     assert [p.name for p in path.parent.iterdir()] == ["img_01.png"]  # no temporary left behind
+
+
+def test_wand_on_a_large_image_works_downscaled_and_maps_back():
+    img = np.repeat(np.repeat(two_colour_image(40, 60, seed=2), 20, 0), 20, 1)  # 800 x 1200
+    wand = Wand(img, max_pixels=200_000)
+    assert wand.factor < 1 and wand.shape[0] < 800
+    sel = full(img.shape[:2], wand.select(100, 700, tolerance=25))
+    expected = np.zeros(img.shape[:2], bool)
+    expected[:, :600] = True
+    # Exact away from the colour edge; the edge column band is as wide as one working pixel.
+    assert np.array_equal(sel[:, :590], expected[:, :590]) and not sel[:, 610:].any()

@@ -5,7 +5,9 @@ the 4-connected region around (x, y) whose Lab distance to the clicked pixel is
 at most `tolerance` (Euclidean, Lab units: ~2 is barely visible, 20-40 groups
 a textured surface). The distance map of the last click is kept, so dragging
 the tolerance only re-thresholds and re-floods (`cv2.floodFill`) -- the live
-preview. Nothing here uses Qt.
+preview. Images above `max_pixels` are selected on a downscaled copy (float
+Lab of a 24 MP photograph would take 288 MB) and the region is mapped back to
+full resolution. Nothing here uses Qt.
 """
 
 from __future__ import annotations
@@ -17,13 +19,22 @@ from segstudio.core.errors import SegstudioError
 
 BBox = tuple[int, int, int, int]
 
+#: Largest image the wand works on at full resolution.
+MAX_PIXELS = 4_000_000
+
 
 class Wand:
     """Magic-wand selections on one RGB uint8 image."""
 
-    def __init__(self, image: np.ndarray):
+    def __init__(self, image: np.ndarray, max_pixels: int = MAX_PIXELS):
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise SegstudioError(f"the magic wand needs an HxWx3 uint8 image, got {getattr(image, 'shape', '?')}")
+        self.full_shape = image.shape[:2]
+        h, w = self.full_shape
+        self.factor = min(1.0, (max_pixels / (h * w)) ** 0.5)
+        if self.factor < 1.0:
+            image = cv2.resize(image, (max(1, round(w * self.factor)), max(1, round(h * self.factor))),
+                               interpolation=cv2.INTER_AREA)
         # float32 Lab: L in 0..100, a/b in about -127..127 (the 8-bit variant rescales L and loses precision).
         self.lab = cv2.cvtColor(image.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
         self.shape = image.shape[:2]
@@ -42,14 +53,22 @@ class Wand:
 
     def select(self, x: float, y: float, tolerance: float) -> tuple[BBox, np.ndarray] | None:
         """(bbox, bool mask) of the region grown from (x, y), or None when (x, y) is outside the image."""
-        h, w = self.shape
-        xi, yi = int(x), int(y)
-        if not (0 <= xi < w and 0 <= yi < h):
+        fh, fw = self.full_shape
+        if not (0 <= x < fw and 0 <= y < fh):
             return None
+        h, w = self.shape
+        xi, yi = min(int(x * self.factor), w - 1), min(int(y * self.factor), h - 1)
         near = (self.distance2(xi, yi) <= float(tolerance) ** 2).view(np.uint8)
         fm = self._flood_mask
         fm[...] = 0
         flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
         _, _, _, (rx, ry, rw, rh) = cv2.floodFill(near, fm, (xi, yi), 0, 0, 0, flags)
         mask = fm[1 + ry:1 + ry + rh, 1 + rx:1 + rx + rw].astype(bool)
-        return (rx, ry, rx + rw, ry + rh), mask
+        if self.factor == 1.0:
+            return (rx, ry, rx + rw, ry + rh), mask
+        # Full-resolution pixels whose working pixel is selected (the mapping cv2.resize nearest uses).
+        x0, y0 = int(np.ceil(rx / self.factor)), int(np.ceil(ry / self.factor))
+        x1, y1 = min(fw, int(np.ceil((rx + rw) / self.factor))), min(fh, int(np.ceil((ry + rh) / self.factor)))
+        xs = np.minimum((np.arange(x0, x1) * self.factor).astype(np.int64) - rx, rw - 1)
+        ys = np.minimum((np.arange(y0, y1) * self.factor).astype(np.int64) - ry, rh - 1)
+        return (x0, y0, x1, y1), mask[ys[:, None], xs[None, :]]

@@ -1,0 +1,143 @@
+"""Confidence in the studio: a heat overlay (U) and a jump to the next largest low-confidence region (N).
+
+The confidence of an image is the saved map beside its mask (core.assist.
+confidence_store) if there is one of the right size; otherwise the selected
+model predicts the image once on a worker thread (softmax margin, see
+nets.uncertainty), and the map is saved there so it survives reopening. N
+centres the view on the largest low-confidence region not yet visited (then the
+next, and round again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+
+from segstudio.core.assist.confidence_store import load_confidence, save_confidence, to_uint8
+from segstudio.core.assist.regions import low_confidence_regions
+
+from ..jobs import JobRunner
+
+#: Below this (0..1) a pixel counts as low-confidence.
+THRESHOLD = 0.5
+#: The heat map is drawn from a copy of at most this many pixels.
+DISPLAY_PIXELS = 2_000_000
+
+
+def confidence_job(predictor, rgb: np.ndarray):
+    def job(progress, cancelled):
+        from segstudio.nets.uncertainty import confidence_from_probs
+
+        _, probs = predictor.predict(rgb, return_probs=True)
+        return to_uint8(confidence_from_probs(probs, "margin"))
+    return job
+
+
+class ConfidenceView(QObject):
+    def __init__(self, ctl):
+        super().__init__(ctl)
+        self.ctl = ctl
+        self.runner = JobRunner(self)
+        self.path: Path | None = None
+        self.conf: np.ndarray | None = None
+        self.regions = None
+        self.next_index = 0
+        win = ctl.win
+        self.act_heat = QAction("Confidence &Heat Map", win, checkable=True)
+        self.act_heat.setShortcut(QKeySequence("U"))
+        self.act_heat.setToolTip("Show the model's per-pixel confidence as a heat map (U)")
+        self.act_heat.toggled.connect(self.show_heat)
+        self.act_next = QAction("Next &Low-Confidence Region", win)
+        self.act_next.setShortcut(QKeySequence("N"))
+        self.act_next.setToolTip("Centre the view on the next largest low-confidence region (N)")
+        self.act_next.triggered.connect(self.next_region)
+
+    def actions(self) -> list[QAction]:
+        return [self.act_heat, self.act_next]
+
+    def image_opened(self, path) -> None:
+        self.path, self.conf, self.regions, self.next_index = Path(path), None, None, 0
+        self.ctl.overlay.set_heat(None)
+        if self.act_heat.isChecked():
+            self.ensure(self._show)
+
+    def _masks_dir(self) -> Path | None:
+        project = self.ctl.win.project
+        return project.masks_dir if project is not None else None
+
+    def ensure(self, then) -> None:
+        """Load or compute the current image's confidence, then call `then()`."""
+        if self.conf is not None:
+            then()
+            return
+        labels = self.ctl.canvas.labels
+        masks = self._masks_dir()
+        if labels is None or self.path is None:
+            return
+        if masks is not None:
+            self.conf = load_confidence(masks, self.path.stem, size=(labels.shape[1], labels.shape[0]))
+            if self.conf is not None:
+                then()
+                return
+        pred, rgb = self.ctl.win.prediction, self.ctl.rgb()
+        if pred.model_path is None or rgb is None or self.runner.running():
+            self.ctl.say("No confidence yet: choose a model, and wait until the image is prepared"
+                         if not self.runner.running() else "Computing confidence…")
+            return
+        path, model = self.path, pred.model_path
+        self.ctl.say(f"Computing confidence with {model.stem}…", 0)
+        self.runner.start(confidence_job(pred.cache.get(model), rgb),
+                          on_succeeded=lambda conf: self._computed(path, conf, then),
+                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
+
+    def _computed(self, path: Path, conf: np.ndarray, then) -> None:
+        if path != self.path:
+            return
+        self.conf = conf
+        masks = self._masks_dir()
+        if masks is not None:
+            try:
+                save_confidence(masks, path.stem, conf)
+            except OSError as e:
+                self.ctl.say(f"Confidence not saved: {e}")
+        then()
+
+    def show_heat(self, on: bool) -> None:
+        if not on:
+            self.ctl.overlay.set_heat(None)
+            return
+        self.ensure(self._show)
+
+    def _show(self) -> None:
+        if not self.act_heat.isChecked() or self.conf is None:
+            return
+        h, w = self.conf.shape
+        f = min(1.0, (DISPLAY_PIXELS / (h * w)) ** 0.5)
+        shown = self.conf if f == 1.0 else cv2.resize(self.conf, (max(1, int(w * f)), max(1, int(h * f))),
+                                                      interpolation=cv2.INTER_AREA)
+        self.ctl.overlay.set_heat(shown)
+        self.ctl.say(f"Mean confidence {self.conf.mean() / 255:.0%}")
+
+    def next_region(self) -> None:
+        self.ensure(self._jump)
+
+    def _jump(self) -> None:
+        if self.regions is None:
+            self.regions = low_confidence_regions(self.conf, THRESHOLD)
+        if not self.regions:
+            self.ctl.say("No low-confidence region in this image")
+            return
+        r = self.regions[self.next_index % len(self.regions)]
+        self.next_index += 1
+        c = self.ctl.canvas
+        at = c.to_widget(*r.center)
+        c.pan_by(c.width() / 2 - at.x(), c.height() / 2 - at.y())
+        self.ctl.say(f"Low-confidence region {(self.next_index - 1) % len(self.regions) + 1} of "
+                     f"{len(self.regions)}: {r.area} px, mean confidence {r.mean_confidence:.0%}")
+
+    def stop(self) -> None:
+        self.runner.stop()

@@ -1,0 +1,85 @@
+"""Per-image precomputation for the assisted tools, on a worker thread: superpixels and the wand's Lab image.
+
+`AssistData.request(key, pixels)` starts computing for the image that was just
+opened (a BGRX array as the canvas shows it); a request for another image
+cancels the running one between superpixel levels and runs next. `ready(key)`
+is emitted on the GUI thread when the data for `key` can be used; until then
+the tools say they are waiting. The worker never touches widgets.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from segstudio.core.assist.superpixels import Superpixels, compute_superpixels
+from segstudio.core.assist.wand import Wand
+
+from ..jobs import JobRunner
+
+
+def precompute(pixels: np.ndarray):
+    """The job: (rgb, superpixels, wand, seconds) for a BGRX image."""
+    def job(progress, cancelled):
+        t = time.perf_counter()
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+        sp = compute_superpixels(rgb, cancelled=cancelled)
+        wand = Wand(rgb)
+        return rgb, sp, wand, time.perf_counter() - t
+    return job
+
+
+class AssistData(QObject):
+    ready = Signal(object)  # the key of the image whose data is ready
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.runner = JobRunner(self)
+        self.key = None
+        self.rgb: np.ndarray | None = None
+        self.superpixels: Superpixels | None = None
+        self.wand: Wand | None = None
+        self.seconds = 0.0
+        self._running_key = None
+        self._pending: tuple | None = None
+
+    def is_ready(self, key) -> bool:
+        return key is not None and self.key == key and self.superpixels is not None
+
+    def request(self, key, pixels: np.ndarray) -> None:
+        """Compute for image `key` (dropping what was computed for another image)."""
+        if self.key != key:
+            self.key, self.rgb, self.superpixels, self.wand = key, None, None, None
+        if self.is_ready(key) or self._running_key == key:
+            return
+        if self.runner.running():
+            self.runner.cancel()
+            self._pending = (key, pixels)
+            return
+        self._start(key, pixels)
+
+    def _start(self, key, pixels) -> None:
+        self._running_key = key
+        self.runner.start(precompute(pixels), on_succeeded=lambda r, k=key: self._done(k, r),
+                          on_failed=lambda message, _e: self.failed.emit(message),
+                          on_finished=self._next)
+
+    def _done(self, key, result) -> None:
+        if key != self.key:
+            return
+        self.rgb, self.superpixels, self.wand, self.seconds = result
+        self.ready.emit(key)
+
+    def _next(self) -> None:
+        self._running_key = None
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == self.key:
+            self._start(*pending)
+
+    def stop(self) -> None:
+        self._pending = None
+        self.runner.stop()

@@ -1,0 +1,280 @@
+"""The assisted tools' mouse and key handling; AssistController routes canvas events here.
+
+Coordinates are image pixels. A tool previews on the overlay and commits through
+the controller, which makes each commit one undoable Document step:
+  SuperpixelTool (S)  click or drag paints whole superpixels; `[` / `]` coarser / finer.
+  WandTool (W)        press grows a region of similar colour; dragging sideways changes
+                      the tolerance (live preview); release commits (Enter too).
+  BoxTool (C, R)      drag a box: GrabCut (worker thread, preview, Shift-drag / Ctrl-drag
+                      foreground / background hints, Enter commits) or re-predict the box
+                      with the model at full resolution (replaces the box's labels).
+Esc drops a preview.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from segstudio.core import labelmap as lm
+from segstudio.core.assist.superpixels import LEVELS
+
+HINT_SIZE = 9
+FG_COLOR, BG_COLOR = QColor(0, 220, 0), QColor(230, 0, 0)
+
+
+class AssistTool:
+    name = ""
+    text = ""
+
+    def __init__(self, ctl):
+        self.ctl = ctl
+
+    def activate(self) -> None:
+        pass
+
+    def deactivate(self) -> None:
+        self.ctl.overlay.clear_tool()
+
+    def data_ready(self) -> None:
+        pass
+
+    def press(self, x: float, y: float, modifiers) -> None:
+        pass
+
+    def move(self, x: float, y: float) -> None:
+        pass
+
+    def release(self, x: float, y: float) -> None:
+        pass
+
+    def key(self, key: int) -> bool:
+        if key == Qt.Key.Key_Escape:
+            self.deactivate()
+            return True
+        return False
+
+
+class SuperpixelTool(AssistTool):
+    name, text = "superpixel", "Superpixel brush"
+
+    def __init__(self, ctl):
+        super().__init__(ctl)
+        self.level = list(LEVELS)[1]
+        self.ids: list[int] = []
+        self.last: tuple[float, float] | None = None
+
+    def activate(self) -> None:
+        self.data_ready()
+
+    def deactivate(self) -> None:
+        self.ids, self.last = [], None
+        self.ctl.overlay.set_boundaries(None)
+        super().deactivate()
+
+    def data_ready(self) -> None:
+        sp = self.ctl.superpixels()
+        self.ctl.overlay.set_boundaries(sp.boundaries(self.level) if sp is not None and self.ctl.show_boundaries
+                                        else None)
+        if sp is not None:
+            self.ctl.say(f"Superpixels ready ({self.level}, {sp.count(self.level)} segments; [ / ] coarser / finer)")
+
+    def press(self, x, y, modifiers) -> None:
+        sp = self.ctl.superpixels()
+        if sp is None:
+            self.ctl.say("Superpixels are still being computed for this image…")
+            return
+        seg = sp.segment_at(self.level, x, y)
+        self.ids = [] if seg is None else [seg]
+        self.last = (x, y)
+        self._preview()
+
+    def move(self, x, y) -> None:
+        sp = self.ctl.superpixels()
+        if sp is None or self.last is None:
+            return
+        for s in sp.segments_along(self.level, [self.last, (x, y)]):
+            if s not in self.ids:
+                self.ids.append(s)
+        self.last = (x, y)
+        self._preview()
+
+    def _preview(self) -> None:
+        res = self.ctl.superpixels().mask(self.level, self.ids) if self.ids else None
+        if res is None:
+            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
+        else:
+            (x0, y0, _, _), m = res
+            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+
+    def release(self, x, y) -> None:
+        sp = self.ctl.superpixels()
+        if sp is not None and self.ids:
+            res = sp.mask(self.level, self.ids)
+            if res is not None:
+                self.ctl.commit_mask(res[0], res[1], f"Superpixels ({len(self.ids)})")
+        self.ids, self.last = [], None
+        self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
+            names = list(LEVELS)
+            i = names.index(self.level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
+            self.level = names[min(max(i, 0), len(names) - 1)]
+            self.data_ready()
+            return True
+        return super().key(key)
+
+
+class WandTool(AssistTool):
+    name, text = "wand", "Magic wand"
+
+    def __init__(self, ctl):
+        super().__init__(ctl)
+        self.seed: tuple[float, float] | None = None
+        self.press_x = 0.0
+        self.base = 0.0
+        self.region = None
+
+    def press(self, x, y, modifiers) -> None:
+        wand = self.ctl.wand()
+        if wand is None:
+            self.ctl.say("The magic wand is being prepared for this image…")
+            return
+        self.seed, self.press_x, self.base = (x, y), self.ctl.widget_x, self.ctl.tolerance()
+        self._preview()
+
+    def move(self, x, y) -> None:
+        if self.seed is None:
+            return
+        # Dragging sideways: 1 Lab unit of tolerance per 3 screen pixels.
+        self.ctl.set_tolerance(max(0.0, self.base + (self.ctl.widget_x - self.press_x) / 3.0))
+        self._preview()
+
+    def tolerance_changed(self) -> None:
+        if self.region is not None and self.seed is not None:
+            self._preview()
+
+    def _preview(self) -> None:
+        self.region = self.ctl.wand().select(self.seed[0], self.seed[1], self.ctl.tolerance())
+        if self.region is None:
+            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
+        else:
+            (x0, y0, _, _), m = self.region
+            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+
+    def release(self, x, y) -> None:
+        self._commit()
+
+    def _commit(self) -> None:
+        if self.region is not None:
+            bbox, m = self.region
+            self.ctl.commit_mask(bbox, m, f"Magic wand (tolerance {self.ctl.tolerance():g})")
+        self.seed, self.region = None, None
+        self.ctl.overlay.clear_tool()
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._commit()
+            return True
+        if key == Qt.Key.Key_Escape:
+            self.seed, self.region = None, None
+        return super().key(key)
+
+
+class BoxTool(AssistTool):
+    """Drag a box, compute on a worker thread, preview; GrabCut takes hint strokes before Enter."""
+
+    def __init__(self, ctl, name: str):
+        super().__init__(ctl)
+        self.name = name
+        self.text = "GrabCut box" if name == "grabcut" else "Re-predict region"
+        self.start: tuple[float, float] | None = None
+        self.box: tuple[int, int, int, int] | None = None
+        self.hint: tuple[bool, list] | None = None  # (foreground?, points) while dragging a hint
+        self.hints: list[tuple[bool, list]] = []
+        self.result = None
+
+    def deactivate(self) -> None:
+        self.start, self.box, self.hint, self.hints, self.result = None, None, None, [], None
+        super().deactivate()
+
+    def press(self, x, y, modifiers) -> None:
+        hint_mods = modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)
+        if self.name == "grabcut" and self.box is not None and hint_mods:
+            self.hint = (bool(modifiers & Qt.KeyboardModifier.ShiftModifier), [(x, y)])
+            self.hints.append(self.hint)
+            self._show_strokes()
+            return
+        self.deactivate()
+        self.start = (x, y)
+        self.ctl.overlay.box = (x, y, x, y)
+        self.ctl.overlay.update()
+
+    def move(self, x, y) -> None:
+        if self.hint is not None:
+            self.hint[1].append((x, y))
+            self._show_strokes()
+        elif self.start is not None:
+            self.ctl.overlay.box = (*self.start, x, y)
+            self.ctl.overlay.update()
+
+    def _show_strokes(self) -> None:
+        self.ctl.overlay.strokes = [(FG_COLOR if fg else BG_COLOR, pts) for fg, pts in self.hints]
+        self.ctl.overlay.update()
+
+    def release(self, x, y) -> None:
+        if self.hint is not None:
+            self.hint = None
+            self._run()
+            return
+        if self.start is None:
+            return
+        w, h = self.ctl.canvas.image_size()
+        (ax, ay), self.start = self.start, None
+        x0, x1 = sorted((min(max(int(ax), 0), w), min(max(int(x + 1), 0), w)))
+        y0, y1 = sorted((min(max(int(ay), 0), h), min(max(int(y + 1), 0), h)))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            self.deactivate()
+            return
+        self.box = (x0, y0, x1, y1)
+        self.ctl.overlay.box = self.box
+        self._run()
+
+    def _run(self) -> None:
+        if self.name == "grabcut":
+            shape = self.ctl.canvas.labels.shape
+            fg = [lm.stroke_mask(shape, pts, HINT_SIZE) for f, pts in self.hints if f]
+            bg = [lm.stroke_mask(shape, pts, HINT_SIZE) for f, pts in self.hints if not f]
+            self.ctl.run_grabcut(self.box, _union(fg), _union(bg), self._got)
+        else:
+            self.ctl.run_repredict(self.box, self._got_labels)
+
+    def _got(self, result) -> None:
+        self.result = result
+        if result is not None:
+            (x0, y0, _, _), m = result
+            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+            self.ctl.say("GrabCut ready: Enter commits, Shift-drag / Ctrl-drag mark foreground / background")
+
+    def _got_labels(self, labels) -> None:
+        if self.box is not None and labels is not None:
+            self.ctl.commit_labels(self.box[0], self.box[1], labels, "Re-predict region")
+        self.deactivate()
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.result is not None:
+            bbox, m = self.result
+            self.ctl.commit_mask(bbox, m, "GrabCut")
+            self.deactivate()
+            return True
+        return super().key(key)
+
+
+def _union(masks):
+    if not masks:
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = out | m
+    return out

@@ -1,0 +1,177 @@
+"""Assisted tools in the studio, driven by real keys and mouse events on a synthetic image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt
+from torch import nn
+
+from segstudio.core.assist.confidence_store import confidence_path
+from segstudio.core.labels import camvid
+from segstudio.nets.card import make_card
+from segstudio.nets.predictor import Predictor
+
+W, H = 160, 120
+DISC = (110, 60, 26)  # cx, cy, r: a yellow disc on the blue right half
+
+
+def scene():
+    rng = np.random.default_rng(0)
+    img = np.zeros((H, W, 3), np.float32)
+    img[:, : W // 2] = (200, 40, 40)
+    img[:, W // 2:] = (40, 60, 200)
+    yy, xx = np.mgrid[:H, :W]
+    disc = (xx - DISC[0]) ** 2 + (yy - DISC[1]) ** 2 <= DISC[2] ** 2
+    img[disc] = (230, 210, 50)
+    img += rng.normal(0, 3, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), disc
+
+
+@pytest.fixture
+def studio(make_window, tmp_path, qtbot):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    img, disc = scene()
+    Image.fromarray(img).save(folder / "im0.png")
+    win = make_window(folder)
+    win.canvas.zoom_to(4.0, QPointF(0, 0))
+    qtbot.waitUntil(lambda: win.assist.superpixels() is not None, timeout=20000)
+    return win, disc
+
+
+def click(qtbot, c, x, y, mods=Qt.KeyboardModifier.NoModifier):
+    qtbot.mouseClick(c, Qt.MouseButton.LeftButton, mods, c.to_widget(x, y).toPoint())
+
+
+def drag(qtbot, c, pts, mods=Qt.KeyboardModifier.NoModifier):
+    wp = [c.to_widget(x, y).toPoint() for x, y in pts]
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, mods, wp[0])
+    for p in wp[1:]:
+        qtbot.mouseMove(c, p)
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, mods, wp[-1])
+
+
+def undo_restores(qtbot, win, before):
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    return np.array_equal(win.canvas.labels, before)
+
+
+def test_superpixel_key_click_drag_levels_and_undo(studio, qtbot):
+    win, _ = studio
+    c, ctl = win.canvas, win.assist
+    win.set_current_class(4)
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    assert ctl.actions["superpixel"].isChecked() and ctl.active is ctl.tools["superpixel"]
+    assert ctl.overlay.boundaries is not None
+    before = c.labels.copy()
+    tool = ctl.tools["superpixel"]
+    seg_map = ctl.superpixels().full_labels(tool.level)
+    click(qtbot, c, 20.5, 30.5)
+    assert np.array_equal(c.labels == 4, seg_map == seg_map[30, 20])  # exactly that superpixel
+    assert win.current.history_length == 1
+    assert undo_restores(qtbot, win, before)
+    qtbot.keyClick(c, Qt.Key.Key_BracketRight)  # finer, not the brush size
+    assert tool.level == "fine" and win.size_spin.value() == 15
+    drag(qtbot, c, [(5.5, 5.5), (40.5, 5.5), (40.5, 50.5)])
+    fine = ctl.superpixels().full_labels("fine")
+    ids = {fine[5, 5], fine[5, 40], fine[50, 40]}
+    painted = c.labels == 4
+    assert ids <= set(np.unique(fine[painted])) and np.array_equal(painted, np.isin(fine, list(np.unique(fine[painted]))))
+    assert win.current.history_length == 1  # a drag is one step
+    assert undo_restores(qtbot, win, before)
+
+
+def test_wand_click_selects_the_half_and_drag_sets_tolerance(studio, qtbot):
+    win, disc = studio
+    c, ctl = win.canvas, win.assist
+    win.set_current_class(2)
+    qtbot.keyClick(win, Qt.Key.Key_W)
+    assert ctl.active is ctl.tools["wand"]
+    ctl.tolerance_spin.setValue(25)
+    before = c.labels.copy()
+    click(qtbot, c, 10.5, 10.5)
+    expected = np.zeros((H, W), bool)
+    expected[:, : W // 2] = True
+    assert np.array_equal(c.labels == 2, expected)
+    assert undo_restores(qtbot, win, before)
+    drag(qtbot, c, [(10.5, 10.5), (25.5, 10.5)])  # 60 screen px to the right: +20 tolerance
+    assert ctl.tolerance() == pytest.approx(45, abs=0.5)
+    assert win.current.history_length == 1
+
+
+def test_grabcut_box_preview_enter_commits_and_undo(studio, qtbot):
+    win, disc = studio
+    c, ctl = win.canvas, win.assist
+    win.set_current_class(8)
+    qtbot.keyClick(win, Qt.Key.Key_C)
+    tool = ctl.tools["grabcut"]
+    assert ctl.active is tool and "(C)" in ctl.actions["grabcut"].toolTip()
+    before = c.labels.copy()
+    cx, cy, r = DISC
+    drag(qtbot, c, [(cx - r - 6, cy - r - 6), (cx, cy), (cx + r + 6, cy + r + 6)])
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=20000)
+    assert np.array_equal(c.labels, before)  # only a preview so far
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    got = c.labels == 8
+    assert (got & disc).sum() / (got | disc).sum() >= 0.95
+    assert win.current.history_length == 1
+    assert undo_restores(qtbot, win, before)
+
+
+class Halves(nn.Module):
+    """Class 1 left of the image centre, class 3 right; logits margin grows away from the centre."""
+
+    num_classes, output_stride, tile_overlap = 11, 1, 0
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        d = (torch.arange(w, dtype=torch.float32) - w / 2) / w * 8
+        logits = torch.zeros(n, 11, h, w)
+        logits[:, 1] = -d
+        logits[:, 3] = d
+        return logits
+
+
+def fake_model(win, tmp_path):
+    norm = {"channel_order": "RGB", "scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1]}
+    pred = Predictor(Halves(), make_card("fcn8s", 0.0625, camvid(), input_norm=norm), device="cpu")
+    path = tmp_path / "halves.safetensors"
+    win.prediction.cache.path, win.prediction.cache.predictor = path, pred
+    win.prediction.model_path = path
+
+
+def test_repredict_box_replaces_only_the_box_in_one_step(studio, qtbot, tmp_path):
+    win, _ = studio
+    c, ctl = win.canvas, win.assist
+    fake_model(win, tmp_path)
+    qtbot.keyClick(win, Qt.Key.Key_R)
+    assert ctl.active is ctl.tools["repredict"]
+    before = c.labels.copy()
+    drag(qtbot, c, [(20, 30), (60, 70)])
+    qtbot.waitUntil(lambda: win.current.history_length == 1, timeout=20000)
+    box = np.zeros((H, W), bool)
+    box[30:71, 20:61] = True
+    assert np.array_equal(c.labels[~box], before[~box])
+    inside = c.labels[box]
+    assert set(np.unique(inside)) <= {1, 3} and (inside == 1).any()
+    assert undo_restores(qtbot, win, before)
+
+
+def test_confidence_heat_is_saved_and_next_region_pans(studio, qtbot, tmp_path):
+    win, _ = studio
+    c, ctl = win.canvas, win.assist
+    fake_model(win, tmp_path)
+    qtbot.keyClick(win, Qt.Key.Key_U)
+    qtbot.waitUntil(lambda: ctl.overlay.heat is not None, timeout=20000)
+    saved = confidence_path(win.project.masks_dir, "im0")
+    assert saved.is_file()
+    conf = np.array(Image.open(saved))
+    assert conf.shape == (H, W) and conf[:, W // 2 - 2:W // 2 + 2].mean() < conf[:, :10].mean()
+    offset = QPointF(c.offset)
+    qtbot.keyClick(win, Qt.Key.Key_N)
+    assert c.offset != offset  # the view moved to the low-confidence strip in the middle
+    centre = c.to_image(QPointF(c.width() / 2, c.height() / 2))
+    assert abs(centre[0] - W / 2) < 6
