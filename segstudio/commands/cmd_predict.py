@@ -115,20 +115,13 @@ def _check_output_folder(out: Path) -> None:
         raise SegstudioError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
 
 
-def run(args) -> int:
-    images, problems = collect_inputs(args.inputs)
-    for msg in problems:
-        print(f"segstudio predict: {msg}", file=sys.stderr)
-    if not images:
-        raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
-    targets = plan_outputs(images, args.inputs, args.out, args.overwrite)
-    _check_output_folder(args.out)
+def _message(text: str) -> None:
+    print(f"segstudio predict: {text}", file=sys.stderr)
 
-    from segstudio.core.imageio import write_label_png
+
+def load_predictor(args):
+    """The Predictor for --model (the default model when not given) with the command's options."""
     from segstudio.nets.predictor import Predictor
-
-    def message(text: str) -> None:
-        print(f"segstudio predict: {text}", file=sys.stderr)
 
     model = args.model
     if model is None:
@@ -139,9 +132,23 @@ def run(args) -> int:
             raise SegstudioError("no model found: give --model PATH, or put one in "
                                  "models/ or the user models folder (see 'segstudio models')")
         model = info.path
-    predictor = Predictor.from_checkpoint(
+    return Predictor.from_checkpoint(
         model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
-        batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=message)
+        batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=_message)
+
+
+def run(args) -> int:
+    images, problems = collect_inputs(args.inputs)
+    for msg in problems:
+        print(f"segstudio predict: {msg}", file=sys.stderr)
+    if not images:
+        raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
+    targets = plan_outputs(images, args.inputs, args.out, args.overwrite)
+    _check_output_folder(args.out)
+
+    from segstudio.core.imageio import write_label_png
+
+    predictor = load_predictor(args)
     card = predictor.card
     if not args.quiet:
         print(f"model {card['name']} ({card['arch']}, width {card['width']:g}, "
