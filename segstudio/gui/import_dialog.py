@@ -84,8 +84,15 @@ class ImportDialog(BatchJobDialog):
             for name in labelset.names:
                 self.fill_combo.addItem(name, name)
             form.addRow("Uncovered pixels:", self.fill_combo)
+        if kind == "labelme":  # labelme's own convention: _background_ and uncovered pixels are one class
+            self.background_combo = QComboBox()
+            self.background_combo.addItem("the label set's background class, else unlabelled", "auto")
+            self.background_combo.addItem("unlabelled", "void")
+            for name in labelset.names:
+                self.background_combo.addItem(name, name)
+            form.addRow("_background_ and uncovered pixels:", self.background_combo)
         if kind in ("coco", "labelme"):
-            note = QLabel(OVERLAP_NOTE)
+            note = QLabel(OVERLAP_NOTE if kind == "coco" else OVERLAP_NOTE.split(". ")[0] + ".")
             note.setWordWrap(True)
             form.addRow("", note)
 
@@ -119,6 +126,8 @@ class ImportDialog(BatchJobDialog):
         kw = dict(mapping=mapping, skip_unknown=self.skip_check.isChecked(), overwrite=self.overwrite_check.isChecked())
         if self.kind == "coco":
             kw["fill"] = self.fill_combo.currentData()
+        if self.kind == "labelme":
+            kw["background"] = self.background_combo.currentData()
         fn = importer(self.kind)
         images, masks, ls = self.images_dir, self.masks_dir, self.labelset
         self._run(lambda progress, cancelled: fn(Path(src).expanduser(), images, ls, masks,

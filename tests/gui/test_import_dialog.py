@@ -89,3 +89,22 @@ def test_coco_fill_option(qtbot, project, tmp_path):
     _run(qtbot, dlg, "done")
     a = read_label_png(masks / "a.png")
     assert a[2, 2] == 1 and a[8, 8] == 0
+
+
+def test_labelme_background_choice(qtbot, project):
+    images, masks = project
+    doc = json.loads((images / "a.json").read_text())
+    doc["shapes"] = [{"label": "car", "points": [[7, 2], [9, 4]], "shape_type": "rectangle"},
+                     {"label": "__ignore__", "points": [[0, 8], [1, 9]], "shape_type": "rectangle"}]
+    (images / "a.json").write_text(json.dumps(doc))
+    dlg = ImportDialog(None, images, masks, LS, "labelme")
+    qtbot.addWidget(dlg)
+    dlg.src_edit.setText(str(images))
+    _run(qtbot, dlg, "done")  # auto: LS has no background class -> unlabelled
+    a = read_label_png(masks / "a.png")
+    assert a[3, 8] == 1 and a[0, 0] == LS.ignore_index and a[9, 0] == LS.ignore_index
+    dlg.overwrite_check.setChecked(True)
+    dlg.background_combo.setCurrentIndex(dlg.background_combo.findData("road"))
+    _run(qtbot, dlg, "done")
+    a = read_label_png(masks / "a.png")
+    assert a[3, 8] == 1 and a[0, 0] == 0 and a[9, 0] == LS.ignore_index  # __ignore__ stays void
