@@ -144,3 +144,12 @@ def test_damaged_project_file_is_recovered_and_said_once(make_window, image_fold
     win = make_window(image_folder)
     assert "kept as segstudio-project.json.corrupt-" in win.last_error
     assert list(image_folder.glob("segstudio-project.json.corrupt-*"))
+
+
+def test_masks_folder_equal_to_the_image_folder_is_refused_in_the_studio(make_window, image_folder):
+    win = make_window(image_folder)
+    before = {p.name: p.read_bytes() for p in image_folder.glob("*.png")}
+    assert not win.open_path(image_folder, masks=image_folder)
+    assert "would be written over the images" in win.last_error
+    assert win.project.masks_dir == (image_folder / "SegmentationClass").resolve()  # the old project stays
+    assert {p.name: p.read_bytes() for p in image_folder.glob("*.png")} == before
