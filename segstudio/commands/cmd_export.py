@@ -57,5 +57,8 @@ def run(args) -> int:
                               overwrite=args.overwrite, workers=args.workers, progress=bar)
     for line in summary.lines():
         print(line)
+    from segstudio.core.review import state_counts, summary_line
+
+    print(summary_line(state_counts(args.images, args.masks)))
     return 0
 

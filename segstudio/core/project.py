@@ -71,6 +71,7 @@ class ImageState(str, Enum):
     PREDICTED = "predicted"    # mask came from a model and was not edited by hand
     EDITED = "edited"          # edited in memory, not yet saved
     SAVED = "saved"            # mask on disk, written or checked by a person
+    REVIEWED = "reviewed"      # mask on disk, and a person marked it reviewed (the review queue's V key)
 
 
 class Project:
@@ -251,7 +252,14 @@ class Project:
             return s
         if not self.has_mask(image):
             return ImageState.UNLABELLED
-        return s if s in (ImageState.PREDICTED, ImageState.SAVED) else ImageState.SAVED
+        return s if s in (ImageState.PREDICTED, ImageState.SAVED, ImageState.REVIEWED) else ImageState.SAVED
+
+    def state_counts(self) -> dict[ImageState, int]:
+        """How many images are in each state (every state listed, zeros included)."""
+        counts = {s: 0 for s in ImageState}
+        for p in self.images:
+            counts[self.state(p)] += 1
+        return counts
 
     def set_state(self, image: str | Path, state: ImageState, persist: bool = True) -> None:
         self._states[Path(image).name] = state
@@ -272,7 +280,7 @@ class Project:
         except ValueError:  # another drive on Windows
             masks = str(self.masks_dir)
         persistent = {n: s.value for n, s in sorted(self._states.items())
-                      if s in (ImageState.PREDICTED, ImageState.SAVED)}
+                      if s in (ImageState.PREDICTED, ImageState.SAVED, ImageState.REVIEWED)}
         return {"format": FORMAT_NAME, "version": 1, "label_spec": self.label_spec,
                 "labelset": self.labelset.to_dict(), "masks_dir": masks.replace(os.sep, "/"),
                 "states": persistent}

@@ -15,6 +15,7 @@ STATE_STYLE = {
     ImageState.PREDICTED: ("◐", QColor(80, 140, 230)),
     ImageState.EDITED: ("✎", QColor(230, 140, 30)),
     ImageState.SAVED: ("●", QColor(60, 170, 80)),
+    ImageState.REVIEWED: ("✔", QColor(20, 130, 60)),
 }
 BAD = ("✖", QColor(210, 50, 50))
 
@@ -37,6 +38,7 @@ class FileList(QWidget):
         lay.addWidget(self.summary)
         self._items: dict[Path, QListWidgetItem] = {}
         self._states: dict[Path, ImageState | None] = {}
+        self.state_filter: set[ImageState] | None = None  # shown states (None: all), set by the review queue
         self.filter.textChanged.connect(self._apply_filter)
         self.list.currentItemChanged.connect(self._current_changed)
         self._silent = False
@@ -95,10 +97,29 @@ class FileList(QWidget):
         return [Path(self.list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.list.count())
                 if not self.list.item(i).isHidden()]
 
-    def _apply_filter(self, text: str) -> None:
-        t = text.strip().lower()
+    def _apply_filter(self, text: str | None = None) -> None:
+        t = (self.filter.text() if text is None else text).strip().lower()
         for p, item in self._items.items():
-            item.setHidden(bool(t) and t not in p.name.lower())
+            hide_state = self.state_filter is not None and self._states.get(p) not in self.state_filter
+            item.setHidden((bool(t) and t not in p.name.lower()) or hide_state)
+
+    def set_state_filter(self, states: set[ImageState] | None) -> None:
+        self.state_filter = states
+        self._apply_filter()
+
+    def set_order(self, paths: list[Path]) -> None:
+        """Show the images in this order (A / D follow the list)."""
+        self._silent = True
+        current = self.list.currentItem()
+        for i, p in enumerate(paths):
+            item = self._items.get(p)
+            if item is not None:
+                self.list.takeItem(self.list.row(item))
+                self.list.insertItem(i, item)
+        if current is not None:
+            self.list.setCurrentItem(current)
+        self._silent = False
+        self._apply_filter()  # a re-inserted item shows again
 
     def _current_changed(self, cur, _prev) -> None:
         if cur is not None and not self._silent:

@@ -2,7 +2,8 @@
 
 Installed by the main window (`self.assist = AssistController(self)`). It adds
 an Assist menu (S superpixel brush, W magic wand, C GrabCut box, R re-predict
-region, U confidence heat map, N next low-confidence region), puts the tool
+region, U confidence heat map, N next low-confidence region, V mark reviewed
+and next, with the file list's state filter and confidence order), puts the tool
 actions in the window's exclusive tool group, and, while one of its tools is
 active, takes the canvas's left-button mouse events and Enter / Esc / `[` / `]`
 through an event filter (Alt+click, panning and every other key still reach
@@ -25,6 +26,7 @@ from ..canvas import Tool
 from ..jobs import JobRunner
 from .confidence import ConfidenceView
 from .overlay import AssistOverlay
+from .review import ReviewQueue
 from .service import AssistData
 from .tools import BoxTool, SuperpixelTool, WandTool
 
@@ -48,6 +50,7 @@ class AssistController(QObject):
         self.active = None
         self._pressed = False
         self.confidence = ConfidenceView(self)
+        self.review = ReviewQueue(win)
         self._build_actions()
         self.data.ready.connect(self._data_ready)
         self.data.failed.connect(lambda m: self.say(f"Superpixels failed: {m}"))
@@ -75,7 +78,7 @@ class AssistController(QObject):
             menu.addAction(a)
             self.actions[name] = a
         menu.addSeparator()
-        for a in self.confidence.actions():
+        for a in self.confidence.actions() + self.review.actions():
             win.addAction(a)
             menu.addAction(a)
         self.tolerance_spin = QDoubleSpinBox()
@@ -118,11 +121,11 @@ class AssistController(QObject):
         self.confidence.image_opened(path)
 
     def _data_ready(self, key) -> None:
-        if self.canvas.doc is None or self.canvas.doc.path != key:
+        # Only while an assisted tool is in use: the status bar carries other news otherwise.
+        if self.canvas.doc is None or self.canvas.doc.path != key or self.active is None:
             return
         self.say(f"Superpixels and wand ready ({self.data.seconds:.1f} s)")
-        if self.active is not None:
-            self.active.data_ready()
+        self.active.data_ready()
 
     def current_key(self):
         return self.canvas.doc.path if self.canvas.doc is not None else None

@@ -1,0 +1,75 @@
+"""The review queue: mark the current image reviewed and move on (V); filter the file list by state and
+sort it so that the least confident predictions come first.
+
+Two combo boxes sit above the file list: which states to show, and the order
+(by name, or by the mean confidence saved beside each mask, least confident
+first; images without a saved confidence go last).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
+
+from segstudio.core.assist.confidence_store import mean_confidence
+from segstudio.core.project import ImageState
+
+ORDERS = ("by name", "least confident first")
+
+
+class ReviewQueue(QObject):
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.act_reviewed = QAction("Mark &Reviewed and Next", win)
+        self.act_reviewed.setShortcut(QKeySequence("V"))
+        self.act_reviewed.setToolTip("Save, mark this image reviewed and open the next one (V)")
+        self.act_reviewed.triggered.connect(self.mark_reviewed)
+        self.state_combo = QComboBox()
+        self.state_combo.addItem("all states", None)
+        for s in ImageState:
+            self.state_combo.addItem(s.value, s.value)
+        self.state_combo.setToolTip("Show only images in this state")
+        self.state_combo.currentIndexChanged.connect(self.apply)
+        self.order_combo = QComboBox()
+        self.order_combo.addItems(ORDERS)
+        self.order_combo.setToolTip("Order of the file list (A / D follow it)")
+        self.order_combo.currentIndexChanged.connect(self.apply)
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.state_combo)
+        lay.addWidget(self.order_combo)
+        win.file_list.layout().insertWidget(1, row)
+
+    def actions(self) -> list[QAction]:
+        return [self.act_reviewed]
+
+    def apply(self) -> None:
+        fl, project = self.win.file_list, self.win.project
+        state = self.state_combo.currentData()
+        fl.set_state_filter(None if state is None else {ImageState(state)})
+        if project is None:
+            return
+        if self.order_combo.currentIndex() == 1:
+            conf = {p: mean_confidence(project.masks_dir, p.stem) for p in project.images}
+            order = sorted(project.images, key=lambda p: (conf[p] is None, conf[p] or 0.0, p.name))
+        else:
+            order = list(project.images)
+        fl.set_order(order)
+
+    def mark_reviewed(self) -> None:
+        win = self.win
+        doc = win.current
+        if doc is None or win.project is None or doc.read_only:
+            return
+        if not win.save_current():
+            return
+        if not win.project.has_mask(doc.path):
+            win.statusBar().showMessage("Nothing to review: this image has no mask yet", 4000)
+            return
+        win.project.set_state(doc.path, ImageState.REVIEWED)
+        win.file_list.set_state(doc.path, ImageState.REVIEWED)
+        win.next_image()
+        win.file_list.set_state_filter(win.file_list.state_filter)  # the reviewed image may leave the filter
