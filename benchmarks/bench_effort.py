@@ -38,9 +38,15 @@ to fix it, all painting that component's true class c:
             of the connected same-label region there.
   superpixel a click on the best superpixel, or one stroke through all
             superpixels touching the component that gain from being c
-            (path = one superpixel spacing per superpixel), coarse and fine.
+            (path = one superpixel spacing per superpixel), at each level; and,
+            over the whole image, one sweep through each connected group of
+            superpixels that gain most from the same class (the stroke along an
+            edge band that fixes several wrong patches at once).
   wand      a click at the component's innermost pixel with tolerance 4, 8,
             16 or 32 (changing the tolerance from the last one costs a click).
+  protect   superpixel, wand and GrabCut actions also in the studio's "paint
+            over unlabelled and X" mode (X: the label the component wrongly
+            has); switching that mode costs 2 clicks.
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.
   re-predict a box around the component (16 px margin): the model's full-
             resolution labels replace the box (its own, possibly several classes).
@@ -311,6 +317,30 @@ def superpixel_actions(scene, state, comp, correct_per_sp):
             yield Action(f"superpixel {level}", cost, bx0, by0, crop_m, comp.cls)
 
 
+def superpixel_sweeps(scene, state, correct_per_sp):
+    """One stroke through each connected group of superpixels that would gain from one class: the
+    sweep along an edge band a human makes when several wrong patches of a class lie side by side."""
+    for level, (lab, counts, spacing) in scene.superpixels().items():
+        g = counts - correct_per_sp[level][:, None]
+        best = g.argmax(1)
+        gain = g[np.arange(g.shape[0]), best]
+        for c in np.unique(best[gain > 0]):
+            chosen = np.flatnonzero((best == c) & (gain > 0))
+            if chosen.size < 2:
+                continue
+            n, comp = cv2.connectedComponents(np.isin(lab, chosen).view(np.uint8), connectivity=8)
+            for i in range(1, n):
+                m = comp == i
+                ids = np.unique(lab[m])
+                if ids.size < 2:
+                    continue
+                ys, xs = np.nonzero(m)
+                bx0, by0 = int(xs.min()), int(ys.min())
+                cost = COSTS["brush stroke"] + (ids.size - 1) * spacing / 100 * COSTS["brush path per 100 px"]
+                yield Action(f"superpixel {level} sweep", cost, bx0, by0,
+                             m[by0:int(ys.max()) + 1, bx0:int(xs.max()) + 1], int(c))
+
+
 def wand_actions(scene, state, comp, last_tolerance):
     x, y = comp.point
     for tol in WAND_TOLERANCES:
@@ -350,6 +380,8 @@ def candidates(scene, state, comps, kit, last_tolerance):
         right = scene.valid & (state == scene.gt)
         correct_per_sp = {lv: np.bincount(lab[right], minlength=counts.shape[0])
                           for lv, (lab, counts, _) in scene.superpixels().items()}
+    if "superpixel" in kit:
+        yield from superpixel_sweeps(scene, state, correct_per_sp)
     for comp in comps:
         yield from polygon_actions(scene, state, comp)
         yield from brush_actions(scene, state, comp)
