@@ -169,3 +169,32 @@ def test_json_depth_and_size_limits(tmp_path):
         load_json_file(tmp_path / "bad.json")
     with pytest.raises(UnsafeJsonError, match="missing.json: no such file"):
         load_json_file(tmp_path / "missing.json")
+
+
+def test_nesting_depth_agrees_with_the_parsed_structure(monkeypatch):
+    import random
+
+    from segstudio.core import safe_json
+
+    def depth(o):
+        if isinstance(o, (list, dict)):
+            return 1 + max((depth(v) for v in (o.values() if isinstance(o, dict) else o)), default=0)
+        return 0
+
+    pieces = ["[", "]", "{", "}", '"', "\\", "a", "\\\\", '\\"', "é"]
+    rng = random.Random(0)
+
+    def make(d):
+        r = rng.random()
+        if d > 10 or r < 0.3:
+            return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
+        if r < 0.65:
+            return [make(d + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(pieces) + str(i): make(d + 1) for i in range(rng.randint(0, 3))}
+
+    for chunk in (1 << 24, 7):  # 7: brackets and strings straddle chunk boundaries
+        monkeypatch.setattr(safe_json, "_CHUNK", chunk)
+        for _ in range(400):
+            o = make(0)
+            raw = json.dumps(o, ensure_ascii=rng.random() < 0.5).encode()
+            assert safe_json.nesting_depth(raw) == depth(o), raw
