@@ -35,7 +35,15 @@ def _bool(text: str) -> bool:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = __doc__.split("\n\n", 1)[1]
-    S = argparse.SUPPRESS  # options not given stay out of the namespace: recipe values win over defaults
+    _model_and_data_arguments(p)
+    _augmentation_and_optimisation_arguments(p)
+    _run_arguments(p)
+
+
+S = argparse.SUPPRESS  # options not given stay out of the namespace: recipe values win over defaults
+
+
+def _model_and_data_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--arch", default=S, help="fcn8s, fcn16s, fcn32s, segnet or segnet-basic")
     g.add_argument("--width", type=float, default=S, help="channel width multiplier (default 1.0)")
@@ -52,7 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val-images", default=S, help="validation image folder (default: --images)")
     g.add_argument("--val-masks", default=S, help="validation mask folder (default: --masks)")
     g.add_argument("--val-fraction", type=float, default=S, help="hold out this share of the images for validation")
+    g.add_argument("--val-sequences", default=S,
+                   help="validate on these sequences' training frames, e.g. 0006R0 (CamVid stems start with the "
+                        "sequence name); the data root's own val split is still evaluated and reported")
     g.add_argument("--labels", default=S, help="label set: voc, camvid or a file (default: the --init model's)")
+
+
+def _augmentation_and_optimisation_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("resolution and augmentation")
     g.add_argument("--scale", type=float, default=S, help="resize every image by this factor first (e.g. 0.5)")
     g.add_argument("--size", default=S, help="or resize every image to WxH first (e.g. 240x180)")
@@ -60,6 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--aug-scale", default=S, help="random rescale range MIN,MAX (e.g. 0.75,1.25)")
     g.add_argument("--hflip", type=_bool, nargs="?", const=True, default=S, help="random horizontal flips")
     g.add_argument("--color-jitter", type=float, default=S, help="random brightness/contrast/saturation, e.g. 0.2")
+    g.add_argument("--gamma", type=float, default=S, help="random gamma in [exp(-G), exp(G)], e.g. 0.3")
+    g.add_argument("--blur", type=float, default=S, help="probability of a slight Gaussian blur, e.g. 0.3")
+    g.add_argument("--noise", type=float, default=S, help="max std of Gaussian noise in 0..255 levels, e.g. 6")
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, default=S, help="epochs (default 10)")
     g.add_argument("--batch-size", type=int, default=S, help="images per step and process (default 4)")
@@ -70,9 +87,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-schedule", choices=("poly", "step", "constant"), default=S, help="default poly (power 0.9)")
     g.add_argument("--step-size", type=int, default=S, help="epochs between LR drops (step schedule)")
     g.add_argument("--step-gamma", type=float, default=S)
-    g.add_argument("--class-weights", default=S, help="none, median-freq, or comma-separated weights")
+    g.add_argument("--class-weights", default=S,
+                   help="none, median-freq, sqrt-median-freq (tempered), or comma-separated weights")
+    g.add_argument("--class-weight-cap", type=float, default=S, help="clip class weights to at most this")
     g.add_argument("--loss-reduction", choices=("valid", "mean"), default=S,
                    help="valid: weighted sum / valid pixels (Caffe, default); mean: PyTorch's weighted mean")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--config", help="recipe file (.toml or .json; a run's train-config.json reruns it)")
     g.add_argument("--out", default=S, help="output folder for checkpoints and logs")
@@ -85,6 +107,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-minutes", type=float, default=S, help="time budget; the run ends cleanly within it")
     g.add_argument("--device", default=S, help="auto (default), cpu, cuda, cuda:1")
     g.add_argument("--amp", type=_bool, nargs="?", const=True, default=S, help="bf16 autocast on CUDA (default yes)")
+    g.add_argument("--channels-last", type=_bool, nargs="?", const=True, default=S,
+                   help="NHWC memory layout (default: yes on the CPU, where it measured faster)")
     g.add_argument("--workers", type=int, default=S, help="data loader workers (default 0 when cached, else <= 2)")
     g.add_argument("--threads", type=int, default=S, help="CPU threads for torch")
     g.add_argument("--cache", type=_bool, nargs="?", const=True, default=S,
@@ -94,20 +118,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 OPTION_KEYS = ("arch width init name data images masks train_list val_list val_images val_masks val_fraction "
-               "labels scale size crop aug_scale hflip color_jitter epochs batch_size optimizer lr momentum "
-               "weight_decay lr_schedule step_size step_gamma class_weights loss_reduction out val_every "
-               "select_by bn_recompute max_minutes device amp workers threads cache seed").split()
+               "val_sequences labels scale size crop aug_scale hflip color_jitter gamma blur noise epochs "
+               "batch_size optimizer lr momentum weight_decay lr_schedule step_size step_gamma class_weights "
+               "class_weight_cap loss_reduction out val_every select_by bn_recompute max_minutes device amp "
+               "channels_last workers threads cache seed").split()
 # Settings a resumed run may change; the others would make it a different run.
-RESUMABLE = {"epochs", "max_minutes", "device", "amp", "workers", "threads", "cache", "out", "val_every"}
+RESUMABLE = {"epochs", "max_minutes", "device", "amp", "channels_last", "workers", "threads", "cache", "out", "val_every"}
 
 
 def _class_weights(text: str):
-    if text in ("none", "median-freq"):
+    if text in ("none", "median-freq", "sqrt-median-freq"):
         return text
     try:
         return [float(v) for v in text.split(",")]
     except ValueError:
-        raise SegstudioError(f"--class-weights must be none, median-freq or numbers separated by commas, "
+        raise SegstudioError(f"--class-weights must be none, median-freq, sqrt-median-freq or numbers "
+                             f"separated by commas, "
                              f"got {text!r}") from None
 
 
@@ -127,11 +153,11 @@ def build_config(args: argparse.Namespace):
         if key in given:  # the written config must rerun from anywhere
             given[key] = str(Path(given[key]).resolve())
     if args.resume:
-        from segstudio.nets.checkpoint import read_card
+        from segstudio.nets.train_checkpoints import resume_recipe
         from segstudio.nets.trainer import Trainer
 
         resume = Trainer(TrainConfig(), resume=args.resume).resume_path
-        recipe = read_card(resume).get("training", {}).get("recipe")
+        recipe = resume_recipe(resume)
         if not recipe:
             raise SegstudioError(f"{resume}: the model card holds no training recipe to resume")
         cfg = TrainConfig.from_dict(recipe, f"{resume} (recipe)")

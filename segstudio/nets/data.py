@@ -18,12 +18,12 @@ device, in the trainer. Mask values outside 0..K-1 become the ignore value 255.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -31,8 +31,7 @@ from torch.utils.data import Dataset
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import image_size, label_pngs, list_images, load_image, read_label_png
 
-IGNORE = 255  # the trainer's single ignore value, whatever the label set's own is
-
+from .augment import IGNORE, Augment, augment, resize_pair
 
 class DataError(SegstudioError, ValueError):
     """A training data set that cannot be used as given."""
@@ -48,11 +47,50 @@ class Sample:
 @dataclass
 class DataSplit:
     train: list[Sample]
-    val: list[Sample]
+    val: list[Sample]  # the split that picks the best checkpoint (held-out sequences when given)
     description: str = ""
+    extra: dict[str, list[Sample]] = field(default_factory=dict)  # also evaluated, e.g. {"val": standard val}
+    val_name: str = "validation"
+
+    def digest(self) -> str:
+        """sha256 of the split's file list (split name and image file name per line): names the
+        exact data a model saw without recording where it lay on the training machine."""
+        h = hashlib.sha256()
+        for name, samples in (("train", self.train), (self.val_name, self.val), *sorted(self.extra.items())):
+            for s in sorted(samples, key=lambda s: s.stem):
+                h.update(f"{name}\t{s.image.name}\t{s.mask.name}\n".encode("utf-8"))
+        return h.hexdigest()
 
     def to_dict(self) -> dict:
-        return {"train_images": len(self.train), "val_images": len(self.val), "source": self.description}
+        d = {"train_images": len(self.train), "val_images": len(self.val), "source": self.description,
+             "val_split": self.val_name, "file_list_sha256": self.digest()}
+        if self.extra:
+            d["also_evaluated"] = {name: len(samples) for name, samples in self.extra.items()}
+        return d
+
+
+def sequence_of(stem: str) -> str:
+    """CamVid-style sequence name of a stem: the part before the first underscore ("0006R0_f02430")."""
+    return stem.split("_", 1)[0]
+
+
+def hold_out_sequences(split: DataSplit, sequences: list[str]) -> DataSplit:
+    """Move the training frames of `sequences` to the validation split; the previous validation
+    split (e.g. CamVid's standard val) is kept as the extra split "val"."""
+    wanted = {s.strip() for s in sequences if s.strip()}
+    if not wanted:
+        raise DataError("--val-sequences names no sequence")
+    held = [s for s in split.train if sequence_of(s.stem) in wanted]
+    found = sorted({sequence_of(s.stem) for s in split.train})
+    missing = sorted(wanted - {sequence_of(s.stem) for s in held})
+    if missing:
+        raise DataError(f"no training images of sequence(s) {', '.join(missing)} ({split.description}); "
+                        f"training stems start with: {', '.join(found[:12])}")
+    train = [s for s in split.train if sequence_of(s.stem) not in wanted]
+    extra = dict(split.extra)
+    if split.val:
+        extra["val"] = split.val
+    return DataSplit(train, held, split.description, extra, "held-out sequences " + ",".join(sorted(wanted)))
 
 
 # --- finding pairs ----------------------------------------------------------
@@ -131,8 +169,10 @@ def detect_layout(root: str | Path) -> str:
 def find_data(root: str | Path | None = None, *, images: str | Path | None = None,
               masks: str | Path | None = None, train_list: str | Path | None = None,
               val_list: str | Path | None = None, val_images: str | Path | None = None,
-              val_masks: str | Path | None = None, val_fraction: float = 0.0, seed: int = 0) -> DataSplit:
-    """Training and validation samples from a data root or from folders + lists."""
+              val_masks: str | Path | None = None, val_fraction: float = 0.0, seed: int = 0,
+              val_sequences: list[str] | None = None) -> DataSplit:
+    """Training and validation samples from a data root or from folders + lists; with
+    `val_sequences`, those sequences' training frames validate (`hold_out_sequences`)."""
     if root is not None:
         root = Path(root)
         layout = detect_layout(root)
@@ -148,11 +188,11 @@ def find_data(root: str | Path | None = None, *, images: str | Path | None = Non
             if val_list is None and val_fraction == 0 and (root / "val").is_dir():
                 val_images, val_masks = root / "val", root / "valannot"
                 val_list = root / "val.txt" if (root / "val.txt").is_file() else None
-        description = f"{root} ({layout} layout)"
+        description = f"{root.resolve().name} ({layout} layout)"
     else:
         if images is None or masks is None:
             raise DataError("give a data root, or both an image folder and a mask folder")
-        description = f"images {images}, masks {masks}"
+        description = f"images {Path(images).name}/, masks {Path(masks).name}/"
     train_stems = read_split_list(train_list) if train_list else None
     if val_list is not None:
         vi, vm = Path(val_images or images), Path(val_masks or masks)
@@ -167,13 +207,17 @@ def find_data(root: str | Path | None = None, *, images: str | Path | None = Non
     else:
         train, val = split_fraction(pair_folder(images, masks, train_stems, str(train_list or "")),
                                     val_fraction, seed)
-    return _checked(DataSplit(train, val, description))
+    split = DataSplit(train, val, description)
+    if val_sequences:
+        split = hold_out_sequences(split, val_sequences)
+    return _checked(split)
 
 
 def _checked(split: DataSplit) -> DataSplit:
     if not split.train:
         raise DataError(f"no training images with masks found ({split.description})")
-    overlap = {s.image.resolve() for s in split.train} & {s.image.resolve() for s in split.val}
+    evaluated = [s for samples in (split.val, *split.extra.values()) for s in samples]
+    overlap = {s.image.resolve() for s in split.train} & {s.image.resolve() for s in evaluated}
     if overlap:
         raise DataError(f"{len(overlap)} image(s) are in both the training and the validation split, "
                         f"e.g. {sorted(overlap)[0]}")
@@ -214,6 +258,15 @@ def median_frequency_weights(counts: np.ndarray, totals: np.ndarray) -> np.ndarr
     return w
 
 
+def tempered_weights(weights: np.ndarray, power: float = 1.0, cap: float | None = None) -> np.ndarray:
+    """Class weights raised to `power` (0.5: square root of median frequency) and capped at
+    `cap`: softer than plain median-frequency, which makes a model over-predict rare classes."""
+    w = np.asarray(weights, np.float64) ** power
+    if cap is not None:
+        w = np.minimum(w, cap)
+    return w
+
+
 # --- loading and augmentation -----------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
     """"480x360" -> (480, 360)."""
@@ -226,36 +279,12 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-@dataclass
-class Augment:
-    """Random training augmentation; everything off by default."""
-
-    scale_min: float = 1.0
-    scale_max: float = 1.0
-    crop: tuple[int, int] | None = None  # (width, height)
-    hflip: bool = False
-    color_jitter: float = 0.0  # max relative change of brightness, contrast, saturation
-
-    @property
-    def active(self) -> bool:
-        return (self.scale_min != 1.0 or self.scale_max != 1.0 or self.crop is not None
-                or self.hflip or self.color_jitter > 0)
-
-
 def base_size(w: int, h: int, scale: float | None, size: tuple[int, int] | None) -> tuple[int, int]:
     if size is not None:
         return size
     if scale is not None and scale != 1.0:
         return max(1, round(w * scale)), max(1, round(h * scale))
     return w, h
-
-
-def _resize_pair(img: np.ndarray, mask: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    if (img.shape[1], img.shape[0]) != (w, h):
-        shrink = w < img.shape[1]
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
-    return img, mask
 
 
 def load_pair(sample: Sample, num_classes: int, scale: float | None = None,
@@ -265,41 +294,7 @@ def load_pair(sample: Sample, num_classes: int, scale: float | None = None,
     mask = read_label_png(sample.mask, expected_size=(img.shape[1], img.shape[0]), image_path=sample.image)
     mask = np.where(mask < num_classes, mask, IGNORE).astype(np.uint8)
     w, h = base_size(img.shape[1], img.shape[0], scale, size)
-    return _resize_pair(img, mask, w, h)
-
-
-def _jitter(img: np.ndarray, amount: float, rng: random.Random) -> np.ndarray:
-    f = img.astype(np.float32)
-    b = 1 + rng.uniform(-amount, amount)
-    c = 1 + rng.uniform(-amount, amount)
-    s = 1 + rng.uniform(-amount, amount)
-    gray = f @ np.array([0.299, 0.587, 0.114], np.float32)
-    f = gray[..., None] + (f - gray[..., None]) * s
-    f = (f - f.mean()) * c + f.mean()
-    f = f * b
-    return np.clip(f, 0, 255).astype(np.uint8)
-
-
-def augment(img: np.ndarray, mask: np.ndarray, aug: Augment, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
-    if aug.scale_min != 1.0 or aug.scale_max != 1.0:
-        s = rng.uniform(aug.scale_min, aug.scale_max)
-        h, w = mask.shape
-        img, mask = _resize_pair(img, mask, max(1, round(w * s)), max(1, round(h * s)))
-    if aug.crop is not None:
-        cw, ch = aug.crop
-        h, w = mask.shape
-        if h < ch or w < cw:  # pad: image with black, mask with ignore
-            ph, pw = max(0, ch - h), max(0, cw - w)
-            img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-            mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE)
-            h, w = mask.shape
-        y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
-        img, mask = img[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
-    if aug.hflip and rng.random() < 0.5:
-        img, mask = img[:, ::-1], mask[:, ::-1]
-    if aug.color_jitter > 0:
-        img = _jitter(img, aug.color_jitter, rng)
-    return np.ascontiguousarray(img), np.ascontiguousarray(mask)
+    return resize_pair(img, mask, w, h)
 
 
 class SegmentationDataset(Dataset):

@@ -25,6 +25,7 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("poly", "step", "constant")
 REDUCTIONS = ("valid", "mean")
 SELECT_BY = ("mean_iou", "pixel_accuracy", "mean_accuracy")
+CLASS_WEIGHTS = ("none", "median-freq", "sqrt-median-freq")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainConfig:
     val_images: str | None = None
     val_masks: str | None = None
     val_fraction: float = 0.0
+    val_sequences: list[str] | None = None  # hold out these sequences' training frames (stem prefix)
     labels: str | dict | None = None  # preset name, label-set file, or a LabelSet dict
     # resolution and augmentation
     scale: float | None = None  # base resize factor applied to every image
@@ -51,7 +53,10 @@ class TrainConfig:
     crop: str | None = None  # random crop "WxH" of the (scaled) image
     aug_scale: tuple[float, float] = (1.0, 1.0)  # random rescale range
     hflip: bool = False
-    color_jitter: float = 0.0
+    color_jitter: float = 0.0  # max relative change of brightness, contrast, saturation
+    gamma: float = 0.0  # gamma in [exp(-g), exp(g)]
+    blur: float = 0.0  # probability of a slight Gaussian blur
+    noise: float = 0.0  # max std of Gaussian noise (0..255 levels)
     # optimisation
     epochs: int = 10
     batch_size: int = 4
@@ -63,7 +68,8 @@ class TrainConfig:
     poly_power: float = 0.9
     step_size: int = 30  # epochs between LR drops (step schedule)
     step_gamma: float = 0.1
-    class_weights: str | list = "none"  # "none", "median-freq" or one weight per class
+    class_weights: str | list = "none"  # "none", "median-freq", "sqrt-median-freq" or one weight per class
+    class_weight_cap: float | None = None  # clip class weights to at most this
     loss_reduction: str = "valid"  # "valid": Caffe's sum / valid pixels; "mean": PyTorch's weighted mean
     # evaluation and checkpoints
     val_every: int = 1
@@ -74,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool | None = None  # NHWC model and batches (None: on the CPU, where it measured faster)
     workers: int | None = None  # DataLoader workers (None: 0 when cached, else up to 2)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     cache: bool | None = None  # keep decoded images in memory (None: when they fit in 4 GB)
@@ -104,8 +111,13 @@ class TrainConfig:
         lo, hi = self.aug_scale
         if not 0 < lo <= hi:
             bad(f"aug_scale must be two numbers 0 < min <= max, got {self.aug_scale}")
-        if isinstance(self.class_weights, str) and self.class_weights not in ("none", "median-freq"):
-            bad(f"class_weights must be 'none', 'median-freq' or a list of numbers, got {self.class_weights!r}")
+        if isinstance(self.class_weights, str) and self.class_weights not in CLASS_WEIGHTS:
+            bad(f"class_weights must be one of {', '.join(CLASS_WEIGHTS)} or a list of numbers, "
+                f"got {self.class_weights!r}")
+        if self.class_weight_cap is not None and not self.class_weight_cap > 0:
+            bad(f"class_weight_cap must be positive, got {self.class_weight_cap}")
+        if not (self.gamma >= 0 and 0 <= self.blur <= 1 and self.noise >= 0 and self.color_jitter >= 0):
+            bad("color_jitter, gamma and noise must be >= 0 and blur a probability in [0, 1]")
         if self.max_minutes is not None and not self.max_minutes > 0:
             bad(f"max_minutes must be positive, got {self.max_minutes}")
         return self
@@ -133,6 +145,8 @@ class TrainConfig:
                 continue
             if k == "aug_scale":
                 v = _pair(v, source)
+            if k == "val_sequences" and isinstance(v, str):
+                v = [x.strip() for x in v.split(",") if x.strip()]
             values[k] = v
         try:
             return dataclasses.replace(self, **values).validate()

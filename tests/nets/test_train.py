@@ -16,6 +16,7 @@ from segstudio.nets.train_config import ConfigError, TrainConfig, load_recipe
 from segstudio.nets.train_loss import segmentation_loss
 from segstudio.nets.train_optim import lr_at
 from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from segstudio.nets.train_checkpoints import resume_recipe
 from segstudio.nets.trainer import Trainer, train
 
 
@@ -115,7 +116,7 @@ def test_cancel_then_resume_continues_from_the_saved_epoch(small, tmp_path):
     load_checkpoint(last)  # usable as it is
 
     events = []
-    resumed_cfg = TrainConfig.from_dict(read_card(last)["training"]["recipe"])
+    resumed_cfg = TrainConfig.from_dict(resume_recipe(last))
     second = Trainer(resumed_cfg, progress=events.append, resume=last).run()
     assert second.stopped == "finished" and second.epochs_done == 3
     assert [e.epoch for e in events if e.kind == "epoch"] == [3]
@@ -181,7 +182,7 @@ def test_fine_tune_to_a_new_label_set(small, tmp_path):
     assert "conv1.weight" in rep.loaded
     model, card = load_checkpoint(result.last_path)
     assert card["arch"] == "segnet-basic" and card["width"] == 0.125 and card["num_classes"] == 2
-    assert card["labelset"]["name"] == "two" and card["training"]["init"] == str(src.best_path)
+    assert card["labelset"]["name"] == "two" and card["training"]["init"] == src.best_path.name
 
 
 def test_weighted_loss_normalisations_by_hand():
