@@ -49,6 +49,22 @@ def scan_job(progress, cancelled):
     return models, (Path(d.path) if d else None)
 
 
+#: Largest classes x pixels for which a single-image prediction also keeps its confidence (float32 probabilities).
+CONFIDENCE_MAX_VALUES = 64_000_000
+
+
+def predict_with_confidence(predictor, image, cancel, progress):
+    """(labels, uint8 confidence or None): the softmax margin, kept when the probabilities fit in memory."""
+    h, w = image.shape[:2]
+    if predictor.labelset.num_classes * h * w > CONFIDENCE_MAX_VALUES:
+        return predictor.predict(image, cancel=cancel, progress=progress), None
+    from segstudio.core.assist.confidence_store import to_uint8
+    from segstudio.nets.uncertainty import confidence_from_probs
+
+    labels, probs = predictor.predict(image, cancel=cancel, progress=progress, return_probs=True)
+    return labels, to_uint8(confidence_from_probs(probs, "margin"))
+
+
 def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single: bool):
     """Predict `images`; reports ("status", done, total, text), ("image", path, labels), ("failed", path, text)."""
     def job(progress, cancelled):
@@ -59,9 +75,12 @@ def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single:
             from segstudio.core.imageio import load_image
 
             path = images[0]
-            labels = predictor.predict(load_image(path), cancel=flag,
-                                       progress=lambda d, n: progress("status", d, n, f"{path.name}: tile {d}/{n}"))
+            labels, conf = predict_with_confidence(
+                predictor, load_image(path), flag,
+                lambda d, n: progress("status", d, n, f"{path.name}: tile {d}/{n}"))
             progress("image", path, labels)
+            if conf is not None:
+                progress("confidence", path, conf)
             return
         n = len(images)
         progress("status", 0, n, "predicting")
@@ -76,6 +95,7 @@ class PredictionController(QObject):
     busyChanged = Signal(bool)             # a prediction started / ended
     progress = Signal(int, int, str)       # done, total (0: unknown), what
     imagePredicted = Signal(object, object)  # image path, HxW uint8 labels
+    confidenceReady = Signal(object, object)  # image path, HxW uint8 confidence (single-image predictions)
     imageFailed = Signal(object, str)      # image path, message
     failed = Signal(str)                   # the run failed (model could not be loaded, ...)
     finished = Signal(bool)                # cancelled?
@@ -208,6 +228,8 @@ class PredictionController(QObject):
             self.progress.emit(*args)
         elif kind == "image":
             self.imagePredicted.emit(Path(args[0]), np.asarray(args[1], np.uint8))
+        elif kind == "confidence":
+            self.confidenceReady.emit(Path(args[0]), args[1])
         else:
             self.imageFailed.emit(Path(args[0]), args[1])
 

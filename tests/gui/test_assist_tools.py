@@ -175,3 +175,19 @@ def test_confidence_heat_is_saved_and_next_region_pans(studio, qtbot, tmp_path):
     assert c.offset != offset  # the view moved to the low-confidence strip in the middle
     centre = c.to_image(QPointF(c.width() / 2, c.height() / 2))
     assert abs(centre[0] - W / 2) < 6
+
+
+def test_prediction_saves_confidence_and_queue_fills_missing_ones(studio, qtbot, tmp_path):
+    win, _ = studio
+    fake_model(win, tmp_path)
+    saved = confidence_path(win.project.masks_dir, "im0")
+    win.prediction.predict([win.current.path], single=True)  # what Ctrl+R does once the model fits
+    qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
+    qtbot.waitUntil(lambda: not win.prediction.busy, timeout=20000)
+    first = np.array(Image.open(saved))
+    assert first.shape == (H, W) and first[:, :10].mean() > first[:, W // 2 - 2:W // 2 + 2].mean()
+    saved.unlink()  # as after a batch prediction: a mask without confidence
+    win.save_current()
+    win.assist.review.order_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
+    assert np.array_equal(np.array(Image.open(saved)), first)

@@ -1,9 +1,11 @@
 """Confidence in the studio: a heat overlay (U) and a jump to the next largest low-confidence region (N).
 
 The confidence of an image is the saved map beside its mask (core.assist.
-confidence_store) if there is one of the right size; otherwise the selected
-model predicts the image once on a worker thread (softmax margin, see
-nets.uncertainty), and the map is saved there so it survives reopening. N
+confidence_store): a single-image prediction saves it with the mask; a new
+prediction drops a stale one; when it is missing, the selected model predicts
+the image once on a worker thread (softmax margin, see nets.uncertainty), and
+the map is saved there so it survives reopening. `fill_missing` does that for
+the images of a review queue ordered by confidence. N
 centres the view on the largest low-confidence region not yet visited (then the
 next, and round again).
 """
@@ -17,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 
-from segstudio.core.assist.confidence_store import load_confidence, save_confidence, to_uint8
+from segstudio.core.assist.confidence_store import confidence_path, load_confidence, save_confidence, to_uint8
 from segstudio.core.assist.regions import low_confidence_regions
 
 from ..jobs import JobRunner
@@ -26,6 +28,22 @@ from ..jobs import JobRunner
 THRESHOLD = 0.5
 #: The heat map is drawn from a copy of at most this many pixels.
 DISPLAY_PIXELS = 2_000_000
+
+
+def fill_missing_job(predictor, masks_dir: Path, images: list[Path]):
+    """Compute and save the confidence of each image (that has a mask but no saved confidence)."""
+    def job(progress, cancelled):
+        from segstudio.core.imageio import load_image
+        from segstudio.core.jobs import check_cancel
+        from segstudio.nets.uncertainty import confidence_from_probs
+
+        for i, path in enumerate(images):
+            check_cancel(cancelled)
+            progress(i, len(images), path.name)
+            _, probs = predictor.predict(load_image(path), return_probs=True)
+            save_confidence(masks_dir, path.stem, to_uint8(confidence_from_probs(probs, "margin")))
+        return len(images)
+    return job
 
 
 def confidence_job(predictor, rgb: np.ndarray):
@@ -55,6 +73,8 @@ class ConfidenceView(QObject):
         self.act_next.setShortcut(QKeySequence("N"))
         self.act_next.setToolTip("Centre the view on the next largest low-confidence region (N)")
         self.act_next.triggered.connect(self.next_region)
+        win.prediction.confidenceReady.connect(self.predicted_confidence)
+        win.prediction.imagePredicted.connect(self.predicted_labels)
 
     def actions(self) -> list[QAction]:
         return [self.act_heat, self.act_next]
@@ -138,6 +158,42 @@ class ConfidenceView(QObject):
         c.pan_by(c.width() / 2 - at.x(), c.height() / 2 - at.y())
         self.ctl.say(f"Low-confidence region {(self.next_index - 1) % len(self.regions) + 1} of "
                      f"{len(self.regions)}: {r.area} px, mean confidence {r.mean_confidence:.0%}")
+
+    def predicted_labels(self, path: Path, _labels) -> None:
+        """A new prediction makes the saved confidence of the old mask stale: drop it."""
+        masks = self._masks_dir()
+        if masks is not None:
+            confidence_path(masks, Path(path).stem).unlink(missing_ok=True)
+        if Path(path) == self.path:
+            self.conf, self.regions, self.next_index = None, None, 0
+            self.ctl.overlay.set_heat(None)
+
+    def predicted_confidence(self, path: Path, conf: np.ndarray) -> None:
+        masks = self._masks_dir()
+        if masks is not None and self.ctl.win.project is not None and Path(path) in self.ctl.win.project.images:
+            try:
+                save_confidence(masks, Path(path).stem, conf)
+            except OSError as e:
+                self.ctl.say(f"Confidence not saved: {e}")
+        if Path(path) == self.path:
+            self.conf, self.regions, self.next_index = conf, None, 0
+            self._show()
+
+    def fill_missing(self, images: list[Path], then) -> bool:
+        """Compute, on a worker thread, the confidence of masked images that have none; then `then()`.
+        False if there is nothing to do or no model to do it with."""
+        project, pred = self.ctl.win.project, self.ctl.win.prediction
+        if project is None or pred.model_path is None or self.runner.running():
+            return False
+        todo = [p for p in images if project.has_mask(p) and not confidence_path(project.masks_dir, p.stem).is_file()]
+        if not todo:
+            return False
+        model = pred.model_path
+        self.runner.start(fill_missing_job(pred.cache.get(model), project.masks_dir, todo),
+                          on_progress=lambda i, n, name: self.ctl.say(f"Confidence {i + 1}/{n}: {name}", 0),
+                          on_succeeded=lambda n: (self.ctl.say(f"Confidence computed for {n} images"), then()),
+                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
+        return True
 
     def stop(self) -> None:
         self.runner.stop()

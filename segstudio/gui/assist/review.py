@@ -3,7 +3,8 @@ sort it so that the least confident predictions come first.
 
 Two combo boxes sit above the file list: which states to show, and the order
 (by name, or by the mean confidence saved beside each mask, least confident
-first; images without a saved confidence go last).
+first; the model computes missing confidences in the background, and until
+then those images go last).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class ReviewQueue(QObject):
         if project is None:
             return
         if self.order_combo.currentIndex() == 1:
+            # Images without a saved confidence get one from the model (then the list is sorted again).
+            self.win.assist.confidence.fill_missing(project.images, self.apply)
             conf = {p: mean_confidence(project.masks_dir, p.stem) for p in project.images}
             order = sorted(project.images, key=lambda p: (conf[p] is None, conf[p] or 0.0, p.name))
         else:
