@@ -191,3 +191,28 @@ def test_prediction_saves_confidence_and_queue_fills_missing_ones(studio, qtbot,
     win.assist.review.order_combo.setCurrentIndex(1)
     qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
     assert np.array_equal(np.array(Image.open(saved)), first)
+
+
+class HalvesWithDropout(Halves):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        logits = super().forward(x)
+        w = logits.shape[-1]
+        logits[..., : w // 4] = self.drop(logits[..., : w // 4])  # the left quarter varies under dropout
+        return logits
+
+
+def test_monte_carlo_dropout_option(studio, qtbot, tmp_path):
+    win, _ = studio
+    ctl = win.assist
+    fake_model(win, tmp_path)
+    win.prediction.cache.predictor.model = HalvesWithDropout().eval()
+    ctl.confidence.act_mc.setChecked(True)
+    qtbot.keyClick(win, Qt.Key.Key_U)
+    qtbot.waitUntil(lambda: ctl.overlay.heat is not None, timeout=30000)
+    conf = ctl.confidence.conf
+    assert conf[:, : W // 8].mean() < conf[:, W // 4 + 5: W // 2 - 10].mean()  # dropout spread shows as doubt
+    assert not win.prediction.cache.predictor.model.drop.training

@@ -26,13 +26,16 @@ from ..jobs import JobRunner
 
 #: Below this (0..1) a pixel counts as low-confidence.
 THRESHOLD = 0.5
+#: Forward passes of the Monte-Carlo dropout option.
+MC_SAMPLES = 8
 #: The heat map is drawn from a copy of at most this many pixels.
 DISPLAY_PIXELS = 2_000_000
 
 
-def fill_missing_job(predictor, masks_dir: Path, images: list[Path]):
+def fill_missing_job(cache, model: Path, masks_dir: Path, images: list[Path]):
     """Compute and save the confidence of each image (that has a mask but no saved confidence)."""
     def job(progress, cancelled):
+        predictor = cache.get(model)  # loading a model takes time: on the worker
         from segstudio.core.imageio import load_image
         from segstudio.core.jobs import check_cancel
         from segstudio.nets.uncertainty import confidence_from_probs
@@ -46,10 +49,14 @@ def fill_missing_job(predictor, masks_dir: Path, images: list[Path]):
     return job
 
 
-def confidence_job(predictor, rgb: np.ndarray):
+def confidence_job(cache, model: Path, rgb: np.ndarray, mc_samples: int = 0):
+    """uint8 confidence: the softmax margin, or with `mc_samples` Monte-Carlo dropout when the model has dropout."""
     def job(progress, cancelled):
-        from segstudio.nets.uncertainty import confidence_from_probs
+        predictor = cache.get(model)
+        from segstudio.nets.uncertainty import confidence_from_probs, has_dropout, mc_dropout
 
+        if mc_samples and has_dropout(predictor.model):
+            return to_uint8(mc_dropout(predictor, rgb, samples=mc_samples, cancelled=cancelled)[1])
         _, probs = predictor.predict(rgb, return_probs=True)
         return to_uint8(confidence_from_probs(probs, "margin"))
     return job
@@ -73,11 +80,24 @@ class ConfidenceView(QObject):
         self.act_next.setShortcut(QKeySequence("N"))
         self.act_next.setToolTip("Centre the view on the next largest low-confidence region (N)")
         self.act_next.triggered.connect(self.next_region)
+        self.act_mc = QAction(f"Confidence by Monte-Carlo Dropout ({MC_SAMPLES} samples)", win, checkable=True)
+        self.act_mc.setToolTip("For models with dropout (FCN-8s): the spread of several dropout passes, "
+                               "as Bayesian SegNet; other models use the softmax margin")
+        self.act_mc.toggled.connect(self.method_changed)
         win.prediction.confidenceReady.connect(self.predicted_confidence)
         win.prediction.imagePredicted.connect(self.predicted_labels)
 
     def actions(self) -> list[QAction]:
-        return [self.act_heat, self.act_next]
+        return [self.act_heat, self.act_next, self.act_mc]
+
+    def method_changed(self, _on: bool) -> None:
+        """Another method: recompute the current image's confidence (and save it) when it is shown."""
+        self.conf, self.regions, self.next_index = None, None, 0
+        masks = self._masks_dir()
+        if masks is not None and self.path is not None:
+            confidence_path(masks, self.path.stem).unlink(missing_ok=True)
+        if self.act_heat.isChecked():
+            self.ensure(self._show)
 
     def image_opened(self, path) -> None:
         self.path, self.conf, self.regions, self.next_index = Path(path), None, None, 0
@@ -104,13 +124,14 @@ class ConfidenceView(QObject):
                 then()
                 return
         pred, rgb = self.ctl.win.prediction, self.ctl.rgb()
-        if pred.model_path is None or rgb is None or self.runner.running():
+        if pred.model_path is None or rgb is None or self.runner.running() or pred.busy:
             self.ctl.say("No confidence yet: choose a model, and wait until the image is prepared"
                          if not self.runner.running() else "Computing confidence…")
             return
         path, model = self.path, pred.model_path
         self.ctl.say(f"Computing confidence with {model.stem}…", 0)
-        self.runner.start(confidence_job(pred.cache.get(model), rgb),
+        mc = MC_SAMPLES if self.act_mc.isChecked() else 0
+        self.runner.start(confidence_job(pred.cache, model, rgb, mc),
                           on_succeeded=lambda conf: self._computed(path, conf, then),
                           on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
 
@@ -189,7 +210,7 @@ class ConfidenceView(QObject):
         if not todo:
             return False
         model = pred.model_path
-        self.runner.start(fill_missing_job(pred.cache.get(model), project.masks_dir, todo),
+        self.runner.start(fill_missing_job(pred.cache, model, project.masks_dir, todo),
                           on_progress=lambda i, n, name: self.ctl.say(f"Confidence {i + 1}/{n}: {name}", 0),
                           on_succeeded=lambda n: (self.ctl.say(f"Confidence computed for {n} images"), then()),
                           on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
