@@ -61,7 +61,7 @@ def photo(w: int, h: int, seed: int = 0) -> np.ndarray:
 
 
 class Times(list):
-    """Wall-clock seconds per call, with the calling thread's CPU seconds in `.cpu`."""
+    """Wall-clock seconds per call, with the process's CPU seconds (all its threads, OpenCV's too) in `.cpu`."""
 
     def __init__(self):
         super().__init__()
@@ -71,10 +71,10 @@ class Times(list):
 def timed(fn, repeats: int) -> Times:
     out = Times()
     for _ in range(repeats):
-        c, t = time.thread_time(), time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         fn()
         out.append(time.perf_counter() - t)
-        out.cpu.append(time.thread_time() - c)
+        out.cpu.append(time.process_time() - c)
     return out
 
 
@@ -149,10 +149,10 @@ def background_superpixels(image, moves: int):
     result = {}
 
     def work():
-        c, t = time.thread_time(), time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         result["sp"] = compute_superpixels(image)
         result["seconds"] = time.perf_counter() - t
-        result["cpu"] = time.thread_time() - c
+        result["cpu"] = time.process_time() - c  # an upper bound: the brush events' CPU is in it too
 
     th = threading.Thread(target=work)
     th.start()
@@ -251,7 +251,7 @@ def main() -> None:
     image = photo(W, H)
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs: wall-clock times include waiting for the CPU; "
-          "CPU times are the calling thread's own")
+          "CPU times are the process's (a busy machine inflates wall-clock, not CPU)")
     compute_superpixels(image[:64, :64])  # OpenCV builds its Lab tables on first use
     ready, ready_cpu, alone, busy, sp = background_superpixels(image, moves=150)
     smooth = statistics.median(busy) / statistics.median(alone)
@@ -273,7 +273,9 @@ def main() -> None:
            "wand_rgb_floodfill_ms": ms(xany),
            "grabcut_800_ms": ms(gc), "grabcut_800_cpu_ms": ms(gc.cpu), "grabcut_800_full_res_ms": ms(gc_full),
            "targets_met": bool(ready <= 2 and smooth <= 1.5 and ms(click) <= 30 and max(ms(drag), ms(wclick)) <= 50
-                               and ms(gc) <= 1000)}
+                               and ms(gc) <= 1000),
+           "targets_met_cpu": bool(ready_cpu <= 2 and smooth <= 1.5 and ms(click.cpu) <= 30
+                                   and max(ms(drag.cpu), ms(wclick.cpu)) <= 50 and ms(gc.cpu) <= 1000)}
     if args.compare:
         print("superpixel methods on CamVid val:")
         out["superpixel_methods"] = compare_methods(args.camvid)
