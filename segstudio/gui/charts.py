@@ -8,7 +8,7 @@ renders the same picture off screen at a chosen size.
 
     BarChart      horizontal bars, one per class (e.g. per-class IoU)
     HeatmapChart  a square matrix with row / column names (e.g. confusion)
-    LineChart     named series of (x, y) points, e.g. live loss and mIoU
+    LineChart     (line_chart.py) named series of (x, y) points, e.g. live loss and mIoU
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from segstudio.core.atomic import atomic_write_bytes
@@ -333,160 +333,3 @@ class HeatmapChart(_Chart):
         p.drawText(QRectF(-grid.height() / 2, -title_h / 2, grid.height(), title_h), Qt.AlignmentFlag.AlignCenter, self._row_title)
         p.restore()
 
-
-class LineChart(_Chart):
-    """Named series of (x, y) points with axes, grid and a legend.
-
-    `set_series(name, xs, ys, color=None, axis="left")` adds or replaces a
-    series; `axis="right"` plots it against a second y axis (e.g. loss on the
-    left, mIoU on the right). `clear()` removes everything.
-    """
-
-    def __init__(self, parent: QWidget | None = None, title: str = "", x_label: str = "",
-                 y_label: str = "", y2_label: str = "") -> None:
-        super().__init__(parent, title)
-        self._series: dict[str, dict] = {}
-        self.x_label, self.y_label, self.y2_label = x_label, y_label, y2_label
-
-    def set_axis_labels(self, x_label: str = "", y_label: str = "", y2_label: str = "") -> None:
-        self.x_label, self.y_label, self.y2_label = x_label, y_label, y2_label
-        self.update()
-
-    def set_series(self, name: str, xs: Sequence[float], ys: Sequence[float], color=None,
-                   axis: str = "left") -> None:
-        if len(xs) != len(ys):
-            raise ValueError(f"series {name!r}: {len(xs)} x values but {len(ys)} y values")
-        if axis not in ("left", "right"):
-            raise ValueError(f"axis must be 'left' or 'right', not {axis!r}")
-        old = self._series.get(name)
-        if color is None:
-            color = old["color"] if old else QColor(SERIES_COLORS[len(self._series) % len(SERIES_COLORS)])
-        self._series[name] = {"xs": [float(x) for x in xs], "ys": [float(y) for y in ys],
-                              "color": QColor(*color) if isinstance(color, (tuple, list)) else QColor(color),
-                              "axis": axis}
-        self.update()
-
-    def series(self, name: str) -> tuple[list[float], list[float]]:
-        s = self._series[name]
-        return list(s["xs"]), list(s["ys"])
-
-    def series_names(self) -> list[str]:
-        return list(self._series)
-
-    def clear(self) -> None:
-        self._series.clear()
-        self.update()
-
-    @staticmethod
-    def _range(values: list[float]) -> tuple[float, float]:
-        vals = [v for v in values if math.isfinite(v)]
-        if not vals:
-            return 0.0, 1.0
-        lo, hi = min(vals), max(vals)
-        if hi == lo:
-            pad = abs(hi) * 0.1 or 1.0
-            return lo - pad, hi + pad
-        return lo, hi
-
-    def draw(self, p: QPainter, rect: QRectF) -> None:
-        super().draw(p, rect)
-        top = rect.top() + self._draw_title(p, rect)
-        has_points = any(s["xs"] for s in self._series.values())
-        if not has_points:
-            self._empty(p, rect.adjusted(0, top, 0, 0), "no data yet")
-            return
-        fm = QFontMetrics(p.font())
-        xs_all = [x for s in self._series.values() for x in s["xs"]]
-        x0, x1 = self._range(xs_all)
-        axes = {}
-        for side in ("left", "right"):
-            ys = [y for s in self._series.values() if s["axis"] == side for y in s["ys"]]
-            if ys:
-                lo, hi = self._range(ys)
-                step = _nice_step(hi - lo)
-                axes[side] = (math.floor(lo / step) * step, math.ceil(hi / step) * step, step)
-        label_h = fm.height()
-        legend_h = label_h + 6
-        left_w = (fm.horizontalAdvance("-0.0000") + 8 if "left" in axes else 10) + (label_h + 4 if self.y_label else 0)
-        right_w = (fm.horizontalAdvance("-0.0000") + 8 if "right" in axes else 14) + (label_h + 4 if self.y2_label and "right" in axes else 0)
-        plot = QRectF(rect.left() + left_w, top + legend_h + 4, rect.width() - left_w - right_w,
-                      rect.bottom() - top - legend_h - 4 - 2 * label_h - 14 - (label_h if self.x_label else 0))
-        if plot.width() < 20 or plot.height() < 20:
-            return
-
-        def px(x: float) -> float:
-            return plot.left() + (x - x0) / (x1 - x0) * plot.width()
-
-        def py(y: float, side: str) -> float:
-            lo, hi, _ = axes[side]
-            return plot.bottom() - (y - lo) / (hi - lo) * plot.height()
-
-        # x ticks
-        xstep = _nice_step(x1 - x0, max(2, int(plot.width() // 90)))
-        t = math.ceil(x0 / xstep) * xstep
-        while t <= x1 + 1e-9 * max(1.0, abs(x1)):
-            x = px(t)
-            p.setPen(QPen(GRID_COLOR, 1))
-            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-            p.setPen(AXIS_COLOR)
-            p.drawText(QRectF(x - 40, plot.bottom() + 3, 80, label_h), Qt.AlignmentFlag.AlignHCenter, _fmt_tick(t, xstep))
-            t += xstep
-        # y ticks
-        for side, (lo, hi, step) in axes.items():
-            t = lo
-            while t <= hi + 1e-9 * max(1.0, abs(hi)):
-                y = py(t, side)
-                if side == "left" or "left" not in axes:
-                    p.setPen(QPen(GRID_COLOR, 1))
-                    p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-                p.setPen(AXIS_COLOR)
-                if side == "left":
-                    p.drawText(QRectF(plot.left() - 200 - 4, y - label_h / 2, 200, label_h),
-                               Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _fmt_tick(t, step))
-                else:
-                    p.drawText(QRectF(plot.right() + 4, y - label_h / 2, 200, label_h),
-                               Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, _fmt_tick(t, step))
-                t += step
-        p.setPen(QPen(AXIS_COLOR, 1))
-        p.drawRect(plot)
-        # axis titles
-        p.setPen(AXIS_COLOR)
-        if self.x_label:
-            p.drawText(QRectF(plot.left(), plot.bottom() + label_h + 6, plot.width(), label_h),
-                       Qt.AlignmentFlag.AlignHCenter, self.x_label)
-        for side, text, xpos in (("left", self.y_label, rect.left() + 2), ("right", self.y2_label, rect.right() - label_h - 2)):
-            if text and side in axes:
-                p.save()
-                p.translate(xpos + label_h / 2, plot.center().y())
-                p.rotate(-90)
-                p.drawText(QRectF(-plot.height() / 2, -label_h / 2, plot.height(), label_h), Qt.AlignmentFlag.AlignCenter, text)
-                p.restore()
-        # series
-        p.save()
-        p.setClipRect(plot.adjusted(-2, -2, 2, 2))
-        for s in self._series.values():
-            pts = [(px(x), py(y, s["axis"])) for x, y in zip(s["xs"], s["ys"]) if math.isfinite(x) and math.isfinite(y)]
-            if not pts:
-                continue
-            p.setPen(QPen(s["color"], 2))
-            if len(pts) > 1:
-                path = QPainterPath(QPointF(*pts[0]))
-                for q in pts[1:]:
-                    path.lineTo(QPointF(*q))
-                p.drawPath(path)
-            if len(pts) <= 60:
-                p.setBrush(s["color"])
-                for q in pts:
-                    p.drawEllipse(QPointF(*q), 2.5, 2.5)
-                p.setBrush(Qt.BrushStyle.NoBrush)
-        p.restore()
-        # legend
-        x = plot.left()
-        y = top + 2
-        for name, s in self._series.items():
-            text = name + (" (right axis)" if s["axis"] == "right" and "left" in axes else "")
-            p.fillRect(QRectF(x, y + label_h / 2 - 2, 16, 4), s["color"])
-            p.setPen(TEXT_COLOR)
-            w = fm.horizontalAdvance(text)
-            p.drawText(QRectF(x + 20, y, w + 4, label_h), Qt.AlignmentFlag.AlignVCenter, text)
-            x += 20 + w + 18

@@ -68,8 +68,16 @@ class EvalDialog(QDialog):
         self.runner = JobRunner(self)
         self.setWindowTitle("Evaluate against ground truth")
         self.resize(1180, 820)
+        lay = QVBoxLayout(self)
+        lay.addLayout(self._build_inputs(gt_dir))
+        lay.addLayout(self._build_run_row())
+        lay.addWidget(self.status_label)
+        lay.addWidget(self._build_headline())
+        lay.addWidget(self._build_body(), 1)
+        lay.addLayout(self._build_saves())
 
-        # --- what to score -------------------------------------------------------------
+    def _build_inputs(self, gt_dir: Path | None) -> QFormLayout:
+        """What to score: the ground-truth folder, the working masks or the model."""
         form = QFormLayout()
         self.gt_edit = QLineEdit(str(gt_dir) if gt_dir else "")
         self.gt_edit.setPlaceholderText("folder of ground-truth label PNGs (<image stem>.png)")
@@ -92,6 +100,9 @@ class EvalDialog(QDialog):
         src.addWidget(self.model_radio)
         src.addStretch(1)
         form.addRow("Score:", src)
+        return form
+
+    def _build_run_row(self) -> QHBoxLayout:
         self.run_button = QPushButton("Evaluate")
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.start)
@@ -105,8 +116,9 @@ class EvalDialog(QDialog):
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.cancel_button)
         run_row.addWidget(self.progress_bar, 1)
+        return run_row
 
-        # --- headline figures ---------------------------------------------------------
+    def _build_headline(self) -> QFrame:
         self.headline: dict[str, QLabel] = {}
         heads = QGridLayout()
         for col, (key, title) in enumerate(HEADLINES + (("images", "Images scored"),)):
@@ -124,8 +136,10 @@ class EvalDialog(QDialog):
         head_frame = QFrame()
         head_frame.setFrameShape(QFrame.Shape.StyledPanel)
         head_frame.setLayout(heads)
+        return head_frame
 
-        # --- tables and charts --------------------------------------------------------
+    def _build_body(self) -> QSplitter:
+        """Per-class table and worst images on the left, IoU bars and confusion heatmap on the right."""
         self.class_table = QTableWidget(0, 5)
         self.class_table.setHorizontalHeaderLabels(["Class", "IoU", "Accuracy", "GT pixels", "Predicted pixels"])
         self.class_table.verticalHeader().setVisible(False)
@@ -153,8 +167,9 @@ class EvalDialog(QDialog):
         body.addWidget(left)
         body.addWidget(right)
         body.setSizes([470, 700])
+        return body
 
-        # --- saving ------------------------------------------------------------------
+    def _build_saves(self) -> QHBoxLayout:
         self.save_json_button = QPushButton("Save JSON…")
         self.save_csv_button = QPushButton("Save CSV…")
         self.save_png_button = QPushButton("Save charts (PNG)…")
@@ -169,14 +184,7 @@ class EvalDialog(QDialog):
             saves.addWidget(b)
         saves.addStretch(1)
         saves.addWidget(close)
-
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addLayout(run_row)
-        lay.addWidget(self.status_label)
-        lay.addWidget(head_frame)
-        lay.addWidget(body, 1)
-        lay.addLayout(saves)
+        return saves
 
     # --- running --------------------------------------------------------------------------
     def _browse_gt(self) -> None:

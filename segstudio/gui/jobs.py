@@ -1,6 +1,6 @@
 """The one way the studio runs work off the GUI thread: `JobRunner`.
 
-A job is a function called on a QThread as `fn(progress=..., cancelled=...)`,
+A job is a function called on a worker thread as `fn(progress=..., cancelled=...)`,
 the signature of every batch function in segstudio (exports, imports,
 evaluation); prediction, training and the model scan are written the same
 way. `progress(*args)` reaches the GUI thread as `on_progress(*args)`, so a
@@ -19,7 +19,7 @@ import threading
 import traceback
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from segstudio.core.errors import SegstudioError
 from segstudio.core.jobs import Cancelled
@@ -42,85 +42,40 @@ def describe_error(e: BaseException) -> str:
     return f"{text}\n\n{traceback.format_exc(limit=4)}"
 
 
-class _Worker(QObject):
-    progress = Signal(object)
-    succeeded = Signal(object)
-    failed = Signal(str, object)  # message, the exception
-    cancelled = Signal()
-    finished = Signal()
-
-    def __init__(self, fn: Callable[..., object], cancel_event: threading.Event, active: threading.Event):
-        super().__init__()
-        self.fn = fn
-        self.cancel_event = cancel_event
-        self.active = active
-
-    @Slot()
-    def run(self) -> None:
-        outcome: tuple = ("cancelled",)
-        try:
-            result = self.fn(progress=lambda *args: self.progress.emit(args), cancelled=self.cancel_event.is_set)
-        except Cancelled:
-            pass
-        except Exception as e:  # noqa: BLE001 - reported to the user, the studio keeps running
-            outcome = ("failed", describe_error(e), e)
-        else:  # a job that returned has finished, even if Cancel came at its last step
-            outcome = ("succeeded", result)
-        # no longer running as far as the GUI is concerned, before it hears the outcome
-        self.active.clear()
-        if outcome[0] == "succeeded":
-            self.succeeded.emit(outcome[1])
-        elif outcome[0] == "failed":
-            self.failed.emit(outcome[1], outcome[2])
-        else:
-            self.cancelled.emit()
-        self.finished.emit()
-
-
 def _ignore(*_args) -> None:
     pass
 
 
 class _Relay(QObject):
-    """Lives on the GUI thread: the worker's signals reach the handlers here, queued."""
+    """Lives on the GUI thread; the worker thread emits `event`, the handlers run here, queued.
+
+    (PySide calls a plain function or lambda connected to a signal on the
+    emitting thread, so the handlers are never connected to the worker directly.)
+    """
+
+    event = Signal(str, object)
 
     def __init__(self, parent: QObject, handlers: dict[str, Callable]):
         super().__init__(parent)
-        self.h = handlers
-
-    @Slot(object)
-    def progress(self, args: tuple) -> None:
-        self.h["progress"](*args)
-
-    @Slot(object)
-    def succeeded(self, result) -> None:
-        self.h["succeeded"](result)
+        self.handlers = handlers
+        self.event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
 
     @Slot(str, object)
-    def failed(self, message: str, error) -> None:
-        self.h["failed"](message, error)
-
-    @Slot()
-    def cancelled(self) -> None:
-        self.h["cancelled"]()
-
-    @Slot()
-    def finished(self) -> None:
-        self.h["finished"]()
+    def _dispatch(self, kind: str, args) -> None:
+        self.handlers[kind](*args)
 
 
 class JobRunner(QObject):
-    """Runs one job at a time on its own QThread; see the module docstring.
+    """Runs one job at a time on its own thread; see the module docstring.
 
-    The handlers are connected before the thread starts (a job that ends at
-    once must not report before anyone listens), and the thread quits from the
-    worker itself, so `stop()` can wait for it without running the event loop.
+    The outcome is decided on the worker thread and delivered, queued, on the
+    GUI thread; `stop()` can wait for the thread without running the event loop.
     """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.thread: QThread | None = None
-        self._worker: _Worker | None = None
+        self.thread: threading.Thread | None = None
+        self._relay: _Relay | None = None
         self._cancel = threading.Event()
         self._active = threading.Event()
 
@@ -134,23 +89,30 @@ class JobRunner(QObject):
         if self.running():
             raise RuntimeError("a job is already running")
         if self.thread is not None:
-            self.thread.wait(5000)  # the previous job has returned; let its thread end
+            self.thread.join(5)  # the previous job has returned; let its thread end
         self._cancel = threading.Event()
         self._active.set()
-        thread = QThread(self)
-        worker = _Worker(fn, self._cancel, self._active)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        relay = _Relay(self, {"progress": on_progress, "succeeded": on_succeeded, "failed": on_failed,
-                              "cancelled": on_cancelled, "finished": on_finished})
-        worker.progress.connect(relay.progress)
-        worker.succeeded.connect(relay.succeeded)
-        worker.failed.connect(relay.failed)
-        worker.cancelled.connect(relay.cancelled)
-        worker.finished.connect(relay.finished)
-        self.thread, self._worker, self._relay = thread, worker, relay
-        thread.start()
+        if self._relay is not None:
+            self._relay.handlers = {k: _ignore for k in self._relay.handlers}  # late events of the last job
+        self._relay = _Relay(self, {"progress": on_progress, "succeeded": on_succeeded, "failed": on_failed,
+                                    "cancelled": on_cancelled, "finished": on_finished})
+        self.thread = threading.Thread(target=self._run, args=(fn, self._relay.event, self._cancel),
+                                       name="segstudio-job", daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, event, cancel: threading.Event) -> None:
+        """The worker thread: run `fn`, then report exactly one outcome and `finished`."""
+        try:
+            result = fn(progress=lambda *args: event.emit("progress", args), cancelled=cancel.is_set)
+        except Cancelled:
+            outcome = ("cancelled", ())
+        except Exception as e:  # noqa: BLE001 - reported to the user, the studio keeps running
+            outcome = ("failed", (describe_error(e), e))
+        else:  # a job that returned has finished, even if Cancel came at its last step
+            outcome = ("succeeded", (result,))
+        self._active.clear()  # no longer running as far as the GUI is concerned, before it hears the outcome
+        event.emit(*outcome)
+        event.emit("finished", ())
 
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
@@ -164,4 +126,5 @@ class JobRunner(QObject):
         self.cancel()
         if self.thread is None:
             return True
-        return self.thread.wait(timeout_ms)
+        self.thread.join(timeout_ms / 1000)
+        return not self.thread.is_alive()

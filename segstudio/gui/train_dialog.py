@@ -28,7 +28,7 @@ from segstudio.core.atomic import atomic_path
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 
-from .charts import LineChart
+from .line_chart import LineChart
 from .jobs import CancelFlag, JobRunner
 
 ARCH_CHOICES = (("segnet-basic", "SegNet-Basic (small, fast)"), ("segnet", "SegNet (VGG16-BN encoder)"),
@@ -93,6 +93,26 @@ class TrainDialog(QDialog):
 
     # --- layout -------------------------------------------------------------------
     def _build(self) -> None:
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.chart = LineChart(self, title="Training", x_label="epoch", y_label="loss", y2_label="val mIoU")
+        self.chart.setMinimumSize(420, 220)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form())
+        layout.addWidget(self.data_label)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addLayout(self._build_buttons())
+        self._count_annotated()
+
+    def _build_form(self) -> QFormLayout:
+        """The run's settings."""
         form = QFormLayout()
         self.arch = QComboBox()
         for key, text in ARCH_CHOICES:
@@ -132,16 +152,9 @@ class TrainDialog(QDialog):
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
         form.addRow("Model name", self.name)
+        return form
 
-        self.data_label = QLabel()
-        self.data_label.setWordWrap(True)
-        self.chart = LineChart(self, title="Training", x_label="epoch", y_label="loss", y2_label="val mIoU")
-        self.chart.setMinimumSize(420, 220)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        self.status = QLabel("Ready.")
-        self.status.setWordWrap(True)
+    def _build_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -153,14 +166,7 @@ class TrainDialog(QDialog):
         buttons.addStretch(1)
         for b in (self.start_button, self.cancel_button, self.close_button):
             buttons.addWidget(b)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.data_label)
-        layout.addWidget(self.chart, 1)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
-        self._count_annotated()
+        return buttons
 
     def _add_models(self) -> None:
         try:

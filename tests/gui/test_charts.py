@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segstudio.gui.charts import BarChart, HeatmapChart, LineChart, heat_color
+from segstudio.gui.charts import BarChart, HeatmapChart, heat_color
+from segstudio.gui.line_chart import LineChart
 
 
 def _pixels(chart, qtbot, tmp_path, name):
@@ -66,11 +67,27 @@ def test_line_chart_series_and_clear(qtbot, tmp_path):
         chart.set_series("bad", [1, 2], [1])
 
 
+def _grabbed(widget) -> np.ndarray:
+    """The widget's on-screen pixels (paintEvent, not save_png) as H x W x 3 RGB."""
+    from PySide6.QtGui import QImage
+
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return a[:, :img.width() * 3].reshape(img.height(), img.width(), 3)
+
+
 def test_charts_paint_on_screen(qtbot):
     chart = LineChart()
     qtbot.addWidget(chart)
-    chart.set_series("s", [0, 1], [0, 1])
     chart.resize(300, 200)
     chart.show()
     qtbot.waitExposed(chart)
-    assert chart.grab().width() == 300
+    before = np.all(_grabbed(chart) == (255, 0, 0), axis=2).sum()  # "no data yet": no red to speak of
+    chart.set_series("s", [0, 1, 2], [0, 1, 0.5], color=(255, 0, 0))
+    px = _grabbed(chart)
+    assert px.shape[:2] == (200, 300)
+    red = np.all(px == (255, 0, 0), axis=2)
+    assert red.sum() > 100 + 50 * before  # the line and its markers, drawn by paintEvent
+    ys, xs = np.nonzero(red[:, :150])
+    # the first segment rises: its left end is lower on screen than its peak at x = 1
+    assert ys[xs.argmin()] > ys.min()

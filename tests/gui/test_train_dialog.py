@@ -148,6 +148,6 @@ def test_closing_the_dialog_mid_run_stops_the_trainer(qtbot, folder):
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(dlg.losses[0]) >= 1, timeout=60000)
     dlg.close()
-    assert not dlg.runner.thread.isRunning() and dlg.runner.cancel_requested()
+    assert not dlg.runner.thread.is_alive() and dlg.runner.cancel_requested()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10000)
-    assert dlg.result.stopped == "cancelled"
+    assert dlg.result is not None and dlg.result.stopped == "cancelled", dlg.status.text()
