@@ -26,6 +26,9 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="label set for the folder: voc, camvid or a file")
     p.add_argument("--model", help="model to select (name or checkpoint path)")
     p.add_argument("--masks", help="folder for the label PNGs (default: SegmentationClass/ beside the images)")
+    p.add_argument("--install-desktop", action="store_true",
+                   help="add segstudio to your desktop's application menu (.desktop entry and icon), then exit")
+    p.add_argument("--uninstall-desktop", action="store_true", help="remove that entry and icon, then exit")
     return p
 
 
@@ -47,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"segstudio {name}: interrupted", file=sys.stderr)
             return 130
     args = _gui_parser().parse_args(argv)
+    if args.install_desktop or args.uninstall_desktop:
+        from segstudio.desktop import run_cli
+
+        try:
+            return run_cli(install_it=args.install_desktop)
+        except (SegstudioError, OSError) as e:
+            print(f"segstudio: error: {e}", file=sys.stderr)
+            return 2
     from segstudio.gui.app import run_app
 
     return run_app(args)
