@@ -50,6 +50,17 @@ def _only_over(protect: Iterable[int] | None) -> tuple[int, ...] | None:
     return tuple(v for v in range(256) if v not in blocked)
 
 
+def _clip(origin: tuple[int, int], crop: np.ndarray, shape: tuple[int, int]):
+    """(bbox, crop) of an array placed at `origin`, clipped to a map of `shape`; (None, None) if outside."""
+    x0, y0 = int(origin[0]), int(origin[1])
+    h, w = shape
+    bx0, by0 = max(x0, 0), max(y0, 0)
+    bx1, by1 = min(x0 + crop.shape[1], w), min(y0 + crop.shape[0], h)
+    if bx0 >= bx1 or by0 >= by1:
+        return None, None
+    return (bx0, by0, bx1, by1), crop[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+
+
 @dataclass(frozen=True)
 class Step:
     """One undoable edit."""
@@ -170,10 +181,18 @@ class Document:
         return self._painted(diff, "Fill")
 
     def apply_mask(self, mask: np.ndarray, class_index: int, protect: Iterable[int] | None = None,
-                   text: str = "Apply region") -> lm.Diff | None:
-        """Set the pixels of boolean H x W `mask` to `class_index`, except those holding a `protect` value."""
+                   text: str = "Apply region", origin: tuple[int, int] | None = None) -> lm.Diff | None:
+        """Set the pixels of boolean H x W `mask` to `class_index`, except those holding a `protect` value.
+
+        With `origin` = (x0, y0), `mask` covers only the part of the map from there (a tool's bounding
+        box), so a click on a large image need not build a full-size mask."""
         labels = self._require_editable()
         mask = np.asarray(mask, bool)
+        if origin is not None:
+            bbox, crop = _clip(origin, mask, labels.shape)
+            if bbox is None:
+                return None
+            return self._painted(lm.apply_region(labels, bbox, crop, int(class_index), _only_over(protect)), text)
         if mask.shape != labels.shape:
             raise ValueError(f"mask is {mask.shape[1]}x{mask.shape[0]}, label map is "
                              f"{labels.shape[1]}x{labels.shape[0]}")
@@ -184,6 +203,21 @@ class Document:
         crop = mask[bbox[1]:bbox[3], bbox[0]:bbox[2]]
         diff = lm.apply_region(labels, bbox, crop, int(class_index), _only_over(protect))
         return self._painted(diff, text)
+
+    def apply_labels(self, x0: int, y0: int, values: np.ndarray, protect: Iterable[int] | None = None,
+                     text: str = "Replace region") -> lm.Diff | None:
+        """Write uint8 `values` into the map from (x0, y0) (a re-predicted box), except pixels holding a
+        `protect` value: one step, whatever classes it holds."""
+        labels = self._require_editable()
+        bbox, crop = _clip((x0, y0), np.asarray(values, np.uint8), labels.shape)
+        if bbox is None:
+            return None
+        bx0, by0, bx1, by1 = bbox
+        region = labels[by0:by1, bx0:bx1]
+        old = region.copy()
+        write = ~np.isin(region, list(protect)) if protect else np.ones(region.shape, bool)
+        region[write] = crop[write]
+        return self._painted(lm.make_diff(labels, bbox, old), text)
 
     def apply_prediction(self, predicted: np.ndarray, fill_only_unlabelled: bool = False) -> lm.Diff | None:
         """Replace the map by a model's labels (or fill only its unlabelled pixels)."""

@@ -206,18 +206,14 @@ class AssistController(QObject):
         doc = self.canvas.doc
         if doc is None or doc.labels is None:
             return None
-        x0, y0, x1, y1 = bbox
-        full = np.zeros(doc.labels.shape, bool)
-        full[y0:y1, x0:x1] = mask
-        return doc.apply_mask(full, self.canvas.current_class, protect=self.canvas.protect, text=text)
+        return doc.apply_mask(mask, self.canvas.current_class, protect=self.canvas.protect, text=text,
+                              origin=(bbox[0], bbox[1]))
 
     def commit_labels(self, x0: int, y0: int, labels: np.ndarray, text: str):
         doc = self.canvas.doc
         if doc is None or doc.labels is None:
             return None
-        if hasattr(doc, "apply_labels"):
-            return doc.apply_labels(x0, y0, labels, protect=self.canvas.protect, text=text)
-        return _apply_labels_fallback(doc, x0, y0, labels, self.canvas.protect, text)
+        return doc.apply_labels(x0, y0, labels, protect=self.canvas.protect, text=text)
 
     def run_grabcut(self, box, fg, bg, done) -> None:
         rgb = self.rgb()
@@ -249,14 +245,3 @@ class AssistController(QObject):
         self.data.stop()
         self.confidence.stop()
 
-
-def _apply_labels_fallback(doc, x0, y0, labels, protect, text):
-    """One Document step writing `labels` into the box at (x0, y0) (until Document.apply_labels exists)."""
-    from segstudio.core import labelmap as lm
-
-    h, w = labels.shape
-    region = doc.labels[y0:y0 + h, x0:x0 + w]
-    old = region.copy()
-    keep = np.isin(region, list(protect)) if protect else np.zeros(region.shape, bool)
-    region[~keep] = labels[~keep]
-    return doc._painted(lm.make_diff(doc.labels, (x0, y0, x0 + w, y0 + h), old), text)
