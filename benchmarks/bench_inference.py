@@ -17,9 +17,19 @@ frames (resized for 500x500; synthetic if ../shared is absent) and reports:
     peak GPU memory, with the GPU's name.
 Also measured: `predict_paths` over CamVid files (decoding on threads) against
 a plain load-then-predict loop.
+
+Shipped models on the CPU (`--only shipped`): for models/segnet-basic-camvid
+and fcn8s-w0.3-camvid at 360x480 (CamVid val frames), eager torch,
+channels_last, bf16 autocast, torch.compile (inductor) and onnxruntime, taking
+turns image by image, with s/image, speed against eager and the fraction of
+pixels whose label equals eager's. Then "Predict All": `predict_paths` of the
+default model over --predict-all CamVid files with today's torch path against
+the default backend (auto: onnxruntime), cold (the one-off ONNX export in the
+run) and warm (export cached), the torch path timed before and after.
 The last line printed is one JSON object with all figures.
 
-    .venv/bin/python benchmarks/bench_inference.py [--iters 1] [--archs segnet-basic,fcn8s] [--cpu-bf16]
+    .venv/bin/python benchmarks/bench_inference.py [--only shipped|archs] [--shipped-n 6] [--predict-all 24]
+        [--iters 1] [--archs segnet-basic,fcn8s] [--cpu-bf16]
 """
 
 from __future__ import annotations
@@ -203,32 +213,150 @@ def paths_section(n: int) -> dict:
             "speed_vs_loop": round(loop / threaded, 3)}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iters", type=int, default=1, help="timed images per arch and size on CPU")
-    ap.add_argument("--cpu-bf16", action="store_true", help="also time bf16 autocast on the CPU")
-    ap.add_argument("--archs", default=",".join(ARCHS))
-    ap.add_argument("--paths", type=int, default=6, help="files for the predict_paths comparison (0: skip)")
-    ap.add_argument("--no-gpu", action="store_true")
-    ap.add_argument("--gpu-batch", type=int, default=8)
-    ap.add_argument("--no-compile", action="store_true")
-    ap.add_argument("--worker", nargs=3, metavar=("ARCH", "H", "W"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker:
-        arch, h, w = args.worker[0], int(args.worker[1]), int(args.worker[2])
-        print(json.dumps(worker(arch, h, w, args.iters, not args.no_gpu, args.gpu_batch, not args.no_compile,
-                                args.cpu_bf16)))
-        return 0
+SHIPPED = ["segnet-basic-camvid", "fcn8s-w0.3-camvid"]
 
+
+def _cpu_variants(model, card, session):
+    """name -> Predictor for each CPU path measured on the shipped models."""
     import torch
 
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
-            "cores": os.cpu_count(), "cuda": torch.cuda.is_available(),
-            "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "load_average_at_start": round(os.getloadavg()[0], 2)}
-    print(f"torch {info['torch']}, {info['cores']} cores, {info['cpu_threads']} torch threads, "
-          f"GPU: {info['gpu_name'] or 'none (GPU section skipped)'}", flush=True)
+    from segstudio.nets.onnx_export import OrtModule
+    from segstudio.nets.predictor import Predictor
+
+    def pred(m=model, **kw):
+        return Predictor(m, card, device="cpu", **kw)
+
+    variants = {"eager": lambda: pred(),
+                "channels_last": lambda: pred(channels_last=True),
+                "bf16_autocast": lambda: pred(precision="bf16"),
+                "compile_inductor": lambda: pred(torch.compile(model)),
+                "onnxruntime": lambda: pred(OrtModule(session, model))}
+    return variants
+
+
+def shipped_worker(name: str, n: int) -> dict:
+    """Every CPU path for one shipped model on n CamVid frames at 360x480: s/image, agreement with eager.
+
+    The paths take turns image by image, so a change of load on a shared machine hits them alike.
+    """
+    import torch
+
+    from segstudio.nets.checkpoint import load_checkpoint
+    from segstudio.nets.onnx_export import onnx_bytes, ort_session
+
+    images, source = _images(360, 480, n + 1)
+    model, card = load_checkpoint(name)
+    t = time.perf_counter()
+    session = ort_session(onnx_bytes(model, card))
+    res = {"model": name, "images": source, "n": n, "threads": torch.get_num_threads(),
+           "onnx_export_s": round(time.perf_counter() - t, 1), "paths": {}}
+    preds, times, labels = {}, {}, {}
+    for vname, make in _cpu_variants(model, card, session).items():
+        try:
+            preds[vname] = make()
+            t = time.perf_counter()
+            preds[vname].predict(images[0])  # warm-up (compilation for inductor)
+            res["paths"][vname] = {"first_s": round(time.perf_counter() - t, 2)}
+            times[vname], labels[vname] = [], []
+        except Exception as e:  # report, keep measuring the others
+            res["paths"][vname] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+    for im in images[1:]:
+        for vname, pred in preds.items():
+            t = time.perf_counter()
+            labels[vname].append(pred.predict(im))
+            times[vname].append(time.perf_counter() - t)
+    ref = labels["eager"]
+    for vname in preds:
+        agree = sum(float((a == b).mean()) for a, b in zip(labels[vname], ref)) / n
+        res["paths"][vname].update({"s_per_image": round(sum(times[vname]) / n, 4),
+                                    "agreement_vs_eager": round(agree, 6),
+                                    "speed_vs_eager": round(sum(times["eager"]) / sum(times[vname]), 2)})
+    return res
+
+
+def shipped_section(n: int) -> list[dict]:
+    out = []
+    for name in SHIPPED:
+        proc = subprocess.run([sys.executable, __file__, "--shipped-worker", name, "--shipped-n", str(n)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{name}: FAILED\n{proc.stderr[-2000:]}", flush=True)
+            out.append({"model": name, "error": proc.stderr[-500:]})
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        out.append(r)
+        print(f"{name} on CPU, 360x480, {n} {r['images']} frames, {r['threads']} threads "
+              f"(ONNX export {r['onnx_export_s']} s):", flush=True)
+        for vname, p in r["paths"].items():
+            print(f"    {vname:<17} " + (f"{p['s_per_image']:.3f} s/img  x{p['speed_vs_eager']:.2f} vs eager  "
+                                         f"labels agree {100 * p['agreement_vs_eager']:.3f} %  "
+                                         f"(first image {p['first_s']:.1f} s)" if "s_per_image" in p else p["error"]),
+                  flush=True)
+    return out
+
+
+def _timed_paths(pred, files) -> tuple[float, list]:
+    t = time.perf_counter()
+    labels = [lb for _, lb, _ in pred.predict_paths(files)]
+    return time.perf_counter() - t, labels
+
+
+def predict_all_worker(n: int) -> dict:
+    """The default model's Predict All (predict_paths over n CamVid files) on the CPU: today's torch
+    path against the default backend (auto), cold (empty ONNX cache) and warm, in one process."""
+    import tempfile
+
+    from segstudio.nets.checkpoint import default_model
+    from segstudio.nets.predictor import Predictor
+
+    files = sorted(CAMVID_VAL.glob("*.png"))[:n]
+    if not files:
+        return {"skipped": "CamVid not found"}
+    name = default_model().name
+    os.environ["SEGSTUDIO_CACHE"] = tempfile.mkdtemp(prefix="bench-onnx-cache-")
+    res = {"model": name, "images": len(files)}
+    base = Predictor.from_checkpoint(name, device="cpu", backend="torch")
+    base.predict_paths(files[:1]).__next__()  # warm-up
+    t_base1, ref = _timed_paths(base, files)
+    cold = Predictor.from_checkpoint(name, device="cpu", backend="auto")
+    t_cold, _ = _timed_paths(cold, files)
+    cold.model.wait_ready()
+    t = time.perf_counter()
+    warm = Predictor.from_checkpoint(name, device="cpu", backend="auto")
+    res["warm_load_s"] = round(time.perf_counter() - t, 2)
+    res["warm_backend"] = warm.backend
+    next(warm.predict_paths(files[:1]))
+    t_warm, labels = _timed_paths(warm, files)
+    t_base2, _ = _timed_paths(base, files)
+    t_base = (t_base1 + t_base2) / 2  # before and after: load drift on a shared machine cancels
+    agree = sum(float((a == b).mean()) for a, b in zip(labels, ref)) / len(ref)
+    res.update({"torch_images_per_s": round(len(files) / t_base, 3),
+                "torch_runs_s": [round(t_base1, 2), round(t_base2, 2)],
+                "auto_cold_images_per_s": round(len(files) / t_cold, 3),
+                "auto_warm_images_per_s": round(len(files) / t_warm, 3),
+                "speed_warm_vs_torch": round(t_base / t_warm, 2),
+                "speed_cold_vs_torch": round(t_base / t_cold, 2),
+                "agreement_vs_torch": round(agree, 6)})
+    return res
+
+
+def predict_all_section(n: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--predict-all-worker", str(n)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"Predict All: FAILED\n{proc.stderr[-2000:]}", flush=True)
+        return {"error": proc.stderr[-500:]}
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skipped" not in r:
+        print(f"Predict All, {r['model']}, {r['images']} CamVid files: torch {r['torch_images_per_s']:.3f} img/s; "
+              f"default (auto -> {r['warm_backend']}) {r['auto_warm_images_per_s']:.3f} img/s "
+              f"(x{r['speed_warm_vs_torch']:.2f}), first run with the one-off export "
+              f"{r['auto_cold_images_per_s']:.3f} img/s (x{r['speed_cold_vs_torch']:.2f}); labels agree "
+              f"{100 * r['agreement_vs_torch']:.3f} %", flush=True)
+    return r
+
+
+def archs_section(args) -> list[dict]:
+    """Random-weight architectures at CamVid and VOC sizes, one subprocess each."""
     results = []
     for arch in args.archs.split(","):
         for h, w in SIZES:
@@ -253,13 +381,60 @@ def main() -> int:
                 print(f"    GPU {name:<28} " + (f"{g['images_per_s']:8.1f} img/s  peak {g['peak_gpu_mb']:.0f} MB  "
                                                   f"x{g.get('speed_vs_eager_fp32', 1):.2f} vs eager fp32"
                                                   if "images_per_s" in g else g["error"]), flush=True)
-    paths = paths_section(args.paths) if args.paths else {"skipped": "--paths 0"}
-    if "speed_vs_loop" in paths:
-        print(f"predict_paths {paths['predict_paths_images_per_s']:.3f} img/s vs load+predict loop "
-              f"{paths['loop_images_per_s']:.3f} img/s (x{paths['speed_vs_loop']:.2f}), {paths['images']} CamVid files")
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iters", type=int, default=1, help="timed images per arch and size on CPU")
+    ap.add_argument("--cpu-bf16", action="store_true", help="also time bf16 autocast on the CPU")
+    ap.add_argument("--archs", default=",".join(ARCHS))
+    ap.add_argument("--paths", type=int, default=6, help="files for the predict_paths comparison (0: skip)")
+    ap.add_argument("--no-gpu", action="store_true")
+    ap.add_argument("--gpu-batch", type=int, default=8)
+    ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--worker", nargs=3, metavar=("ARCH", "H", "W"), help=argparse.SUPPRESS)
+    ap.add_argument("--only", choices=["shipped", "archs"], default=None,
+                    help="shipped: only the CPU paths of the shipped models; archs: only the random-weight archs")
+    ap.add_argument("--shipped-n", type=int, default=6, help="timed frames per shipped model and CPU path")
+    ap.add_argument("--shipped-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--predict-all", type=int, default=24, help="CamVid files for the Predict All comparison")
+    ap.add_argument("--predict-all-worker", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.predict_all_worker:
+        print(json.dumps(predict_all_worker(args.predict_all_worker)))
+        return 0
+    if args.shipped_worker:
+        print(json.dumps(shipped_worker(args.shipped_worker, args.shipped_n)))
+        return 0
+    if args.worker:
+        arch, h, w = args.worker[0], int(args.worker[1]), int(args.worker[2])
+        print(json.dumps(worker(arch, h, w, args.iters, not args.no_gpu, args.gpu_batch, not args.no_compile,
+                                args.cpu_bf16)))
+        return 0
+
+    import torch
+
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
+            "cores": os.cpu_count(), "cuda": torch.cuda.is_available(),
+            "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_average_at_start": round(os.getloadavg()[0], 2)}
+    print(f"torch {info['torch']}, {info['cores']} cores, {info['cpu_threads']} torch threads, "
+          f"GPU: {info['gpu_name'] or 'none (GPU section skipped)'}", flush=True)
+    out = {"benchmark": "inference", **info, "iters": args.iters}
+    if args.only in (None, "shipped"):
+        out["shipped_cpu"] = shipped_section(args.shipped_n)
+        out["predict_all"] = predict_all_section(args.predict_all) if args.predict_all else {"skipped": "0"}
+    if args.only in (None, "archs"):
+        out["results"] = archs_section(args)
+        out["predict_paths"] = paths_section(args.paths) if args.paths else {"skipped": "--paths 0"}
+        paths = out["predict_paths"]
+        if "speed_vs_loop" in paths:
+            print(f"predict_paths {paths['predict_paths_images_per_s']:.3f} img/s vs load+predict loop "
+                  f"{paths['loop_images_per_s']:.3f} img/s (x{paths['speed_vs_loop']:.2f}), {paths['images']} CamVid files")
     info["load_average_at_end"] = round(os.getloadavg()[0], 2)
-    print(json.dumps({"benchmark": "inference", **info, "iters": args.iters, "results": results,
-                      "predict_paths": paths}))
+    print(json.dumps({**out, "load_average_at_end": info["load_average_at_end"]}))
     return 0
 
 

@@ -138,13 +138,28 @@ def load_predictor(args):
 
 
 def run(args) -> int:
+    from segstudio.commands.predict_shard import Shard
+
+    shard = Shard.from_env()  # one shard of everything unless started by torchrun
+    shard.start()
+    try:
+        return _run(args, shard)
+    finally:
+        shard.close()
+
+
+def _run(args, shard) -> int:
     images, problems = collect_inputs(args.inputs)
-    for msg in problems:
+    for msg in problems if shard.is_main else ():
         print(f"segstudio predict: {msg}", file=sys.stderr)
     if not images:
         raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
     targets = plan_outputs(images, args.inputs, args.out, args.overwrite)
-    _check_output_folder(args.out)
+    if shard.is_main:
+        _check_output_folder(args.out)
+    shard.barrier()  # every rank has planned (and refused) before any rank writes
+    images = shard.take(images)
+    args.device = shard.device(args.device)
 
     from segstudio.core.imageio import write_label_png
 
@@ -154,8 +169,8 @@ def run(args) -> int:
         print(f"model {card['name']} ({card['arch']}, width {card['width']:g}, "
               f"{predictor.labelset.num_classes} classes) on {predictor.device}; "
               f"{len(images)} image(s) -> {args.out}", file=sys.stderr)
-    bar = ProgressBar(len(images), enabled=not args.quiet)
-    failed = len(problems)
+    bar = ProgressBar(len(images), enabled=not args.quiet and shard.is_main)
+    failed = len(problems) if shard.is_main else 0
     written = 0
     writes: deque = deque()
 
@@ -185,5 +200,7 @@ def run(args) -> int:
                 finish_oldest()
         while writes:
             finish_oldest()
-    print(f"wrote {written} label PNG(s) to {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    written, failed = shard.combine(written, failed)
+    if shard.is_main:
+        print(f"wrote {written} label PNG(s) to {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

@@ -17,6 +17,7 @@ and only when used.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -33,7 +34,8 @@ from torch import nn
 from segstudio.core.atomic import atomic_write_bytes
 from segstudio.core.errors import SegstudioError
 
-from .checkpoint import CARD_METADATA_KEY, FORMAT_NAME, validate_card
+from .card import FORMAT_NAME, InputTransform, validate_card
+from .checkpoint import CARD_METADATA_KEY
 from .errors import ModelError
 
 INPUT_NAME = "image"
@@ -86,7 +88,9 @@ def onnx_bytes(model: nn.Module, card: dict) -> bytes:
     validate_card(card)
     _need("onnx")
     _need("onnxscript")
-    model = model.eval().to("cpu", torch.float32)
+    if model.training or any(t.device.type != "cpu" or t.dtype != torch.float32
+                             for t in model.state_dict().values() if t.is_floating_point()):
+        model = copy.deepcopy(model).eval().to("cpu", torch.float32)  # the caller's model stays as it is
     auto = torch.export.Dim.AUTO
     example = torch.randn(*EXAMPLE_SHAPE)
     try:
@@ -155,6 +159,9 @@ def ort_session(model_source: str | Path | bytes, threads: int | None = None):
     opts.intra_op_num_threads = int(threads or torch.get_num_threads())
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # Spinning worker threads cost more than they save when image decoding, PNG writing or
+    # the studio share the cores (measured slower under load).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model_source if isinstance(model_source, bytes) else str(model_source)
     return ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -193,17 +200,12 @@ def cached_onnx(model: nn.Module, card: dict) -> Path:
 
 def card_input(image: np.ndarray, card: dict) -> np.ndarray:
     """1,3,h,w float32 network input for an HxWx3 uint8 RGB image, as card["input"] says."""
-    inp = card["input"]
-    resize = float(inp.get("resize", 1.0))
-    if resize != 1.0:
-        h, w = image.shape[:2]
-        size = (max(1, round(w * resize)), max(1, round(h * resize)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if resize < 1 else cv2.INTER_LINEAR)
-    x = image.astype(np.float32)
-    if inp["channel_order"] == "BGR":
-        x = x[:, :, ::-1]
-    x = (x * np.float32(inp["scale"]) - np.float32(inp["mean"])) / np.float32(inp["std"])
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
+    transform = InputTransform.from_card(card)
+    if transform.resize != 1.0:
+        size = transform.scaled_size(image.shape[1], image.shape[0])
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if transform.resize < 1 else cv2.INTER_LINEAR)
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    return np.ascontiguousarray(transform(x).numpy(), dtype=np.float32)
 
 
 def label_agreement(model: nn.Module, session, x: np.ndarray) -> float:
@@ -212,3 +214,18 @@ def label_agreement(model: nn.Module, session, x: np.ndarray) -> float:
         ref = model.eval()(torch.from_numpy(x)).argmax(1).numpy()
     got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0].argmax(1)
     return float((ref == got).mean())
+
+
+class OrtModule(nn.Module):
+    """An onnxruntime session behind the nn.Module interface the predictor drives (CPU tensors in and out)."""
+
+    def __init__(self, session, like: nn.Module) -> None:
+        super().__init__()
+        self.session = session
+        for attr in ("arch", "width", "num_classes", "output_stride", "tile_overlap"):
+            if hasattr(like, attr):
+                setattr(self, attr, getattr(like, attr))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().to("cpu", torch.float32).contiguous(memory_format=torch.contiguous_format)
+        return torch.from_numpy(self.session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0])

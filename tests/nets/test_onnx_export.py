@@ -18,7 +18,7 @@ from segstudio.nets.checkpoint import make_card, save_checkpoint
 from segstudio.nets.onnx_export import (INPUT_NAME, OUTPUT_NAME, card_input, label_agreement, ort_session,
                                         read_onnx_card, write_onnx)
 
-SAMPLES = list_images(paths.REPO_DIR / "resources" / "samples")
+SAMPLES = list_images(paths.DATA_DIR / "samples")
 
 
 def _random_model(arch: str, seed: int = 0):

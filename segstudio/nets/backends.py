@@ -1,0 +1,193 @@
+"""The CPU inference backend: torch eager or onnxruntime, behind one nn.Module.
+
+Measured (benchmarks/bench_inference.py, shipped models at 360x480 on 2 CPU
+cores), onnxruntime is the fastest CPU path that keeps the labels: see the
+README table. `BackendSwitch` wraps a model for the predictor:
+
+- "torch": the model itself, always;
+- "onnxruntime": the model exported to ONNX (cached per weights digest in the
+  user's cache folder, see onnx_export.cached_onnx), prepared before the first
+  image; an error if onnxruntime is missing or the export disagrees;
+- "auto": onnxruntime at once when these weights were exported before (the
+  cache); otherwise torch, and from the PREPARE_AFTER-th image on (a batch,
+  where the one-off export of ~10 s pays for itself) the export is prepared on
+  a background thread and used when ready. Torch for good if onnxruntime is
+  not installed or the export's labels agree with torch's on fewer than
+  99.9 % of the pixels of the bundled samples (checked once per weights, the
+  verdict cached).
+
+onnxruntime only ever runs float32 CPU inputs without autocast; anything else
+(CUDA, MPS, bf16) goes to the torch model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+
+import numpy as np
+import torch
+from torch import nn
+
+from segstudio.core.atomic import atomic_write_text
+from segstudio.core.errors import SegstudioError
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+MIN_AGREEMENT = 0.999
+CHECK_SAMPLES = 2
+PREPARE_AFTER = 3
+
+
+def ort_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _sample_inputs(card: dict) -> list[np.ndarray]:
+    from segstudio import paths
+    from segstudio.core.imageio import list_images, load_image
+
+    from .onnx_export import card_input
+
+    folder = paths.samples_dir()
+    files = list_images(folder)[:CHECK_SAMPLES] if folder.is_dir() else []
+    if files:
+        return [card_input(load_image(p), card) for p in files]
+    rng = np.random.default_rng(0)  # no samples installed: a synthetic image still checks the graph
+    return [card_input(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), card)]
+
+
+def _cache_files(model: nn.Module, card: dict):
+    from .onnx_export import cache_dir, weights_digest
+
+    digest = weights_digest(model, card)[:32]
+    return cache_dir() / "onnx" / f"{digest}.onnx", cache_dir() / "onnx" / f"{digest}.verdict.json"
+
+
+def _read_verdict(path) -> dict | None:
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8"))
+        return verdict if isinstance(verdict.get("agreement"), float) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def prepare_onnxruntime(model: nn.Module, card: dict, threads: int | None = None,
+                        cached_only: bool = False) -> nn.Module | None:
+    """An OrtModule for `model` (export cached; agreement with torch checked once per weights).
+
+    With `cached_only`, None unless a checked export of these weights is in the cache.
+    """
+    from .onnx_export import OrtModule, label_agreement, onnx_bytes, ort_session
+
+    onnx_path, verdict_path = _cache_files(model, card)
+    verdict = _read_verdict(verdict_path)
+    if verdict is not None and verdict["agreement"] < MIN_AGREEMENT:
+        raise ModelError(f"onnxruntime disagrees with torch for {card.get('name') or card['arch']} "
+                         f"({100 * verdict['agreement']:.3f} % of sample pixels agree)")
+    if cached_only and (verdict is None or not onnx_path.is_file()):
+        return None
+    if verdict is None or not onnx_path.is_file():
+        data = onnx_bytes(model, card)
+        session = ort_session(data, threads)
+        agreement = min(label_agreement(model, session, x) for x in _sample_inputs(card))
+        if agreement >= MIN_AGREEMENT:
+            from segstudio.core.atomic import atomic_write_bytes
+
+            atomic_write_bytes(onnx_path, data)
+        atomic_write_text(verdict_path, json.dumps({"agreement": agreement, "name": card.get("name")}))
+        return prepare_onnxruntime(model, card, threads)
+    return OrtModule(ort_session(onnx_path, threads), model)
+
+
+class BackendSwitch(nn.Module):
+    """`model` on torch, or on onnxruntime once prepared (see the module docstring)."""
+
+    def __init__(self, model: nn.Module, card: dict, backend: str = "auto",
+                 on_message=None, background: bool = True) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        super().__init__()
+        self.model = model
+        for attr in ("arch", "width", "arch_options", "num_classes", "output_stride", "tile_overlap"):
+            if hasattr(model, attr):
+                setattr(self, attr, getattr(model, attr))
+        self.backend = backend
+        self._ort: nn.Module | None = None
+        self._ready = threading.Event()
+        self._on_message = on_message
+        self._card = json.loads(json.dumps(card))
+        self._background = background
+        self._calls = 0
+        if backend == "torch" or (backend == "auto" and not ort_available()):
+            self._ready.set()
+        elif backend == "onnxruntime":
+            self._ort = prepare_onnxruntime(model, self._card)
+            self._ready.set()
+        else:
+            self._try_cache()
+
+    def _try_cache(self) -> None:
+        try:
+            self._ort = prepare_onnxruntime(self.model, self._card, cached_only=True)
+        except SegstudioError as e:  # a cached verdict against onnxruntime: stay on torch
+            self._report(e)
+            self._ready.set()
+            return
+        if self._ort is not None:
+            self._ready.set()
+
+    def _report(self, error: BaseException) -> None:
+        text = (f"onnxruntime not used for {self._card.get('name') or self._card['arch']}: {error}; "
+                "predicting with torch")
+        log.warning(text)
+        if self._on_message is not None:
+            self._on_message(text)
+
+    def prepare(self) -> None:
+        """Start preparing onnxruntime now (auto does it by itself from the PREPARE_AFTER-th image)."""
+        if self._ready.is_set() or self._calls < 0:
+            return
+        self._calls = -1  # started
+        if self._background:
+            threading.Thread(target=self._prepare, daemon=True, name="segstudio-onnx-prepare").start()
+        else:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        try:
+            # Exported from a copy: tracing must not meet the predictions running on the model.
+            self._ort = prepare_onnxruntime(copy.deepcopy(self.model), self._card)
+        except (SegstudioError, ImportError, RuntimeError, OSError) as e:
+            self._report(e)
+        finally:
+            self._ready.set()
+
+    @property
+    def active(self) -> str:
+        """The backend that runs the next float32 CPU input: 'onnxruntime' or 'torch'."""
+        return "onnxruntime" if self._ort is not None else "torch"
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_autocast_enabled("cpu"):
+            return self.model(x)
+        if self._ort is not None:
+            return self._ort(x)
+        if self._calls >= 0 and not self._ready.is_set():
+            self._calls += 1
+            if self._calls >= PREPARE_AFTER:
+                self.prepare()
+        return self.model(x)
