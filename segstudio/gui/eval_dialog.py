@@ -245,6 +245,10 @@ class EvalDialog(QDialog):
             notes.append(f"{len(ev.missing)} ground-truth file(s) have no mask / prediction (not scored).")
         if ev.failed:
             notes.append(f"{len(ev.failed)} image(s) failed: " + "; ".join(r.error for r in ev.failed[:3]))
+        stray = ev.stray_lines()  # ground-truth values that are neither a class nor void: never silent
+        if stray:
+            notes.append(f"{len(stray)} ground-truth file(s) hold values outside the label set (not scored): "
+                         + "; ".join(stray[:3]))
         if self.report.get("invalid_predictions"):
             notes.append(f"{self.report['invalid_predictions']:,} predicted pixels are outside the class range.")
         self._finish("done", " ".join(notes))

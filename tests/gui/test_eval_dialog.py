@@ -103,7 +103,8 @@ def test_missing_ground_truth_folder_is_reported(qtbot, folders, tmp_path):
 
 
 def test_model_predictions_are_scored(qtbot, folders, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     from segstudio.nets import build_model
     from segstudio.nets.checkpoint import make_card, save_checkpoint
     from segstudio.nets.predictor import Predictor
@@ -156,3 +157,17 @@ def test_opened_from_the_main_window(make_window, qtbot, tmp_path):
     dlg._open_worst(0, 0)  # what a double-click does (the click itself is tested above)
     qtbot.waitUntil(lambda: win.current is not None and win.current.path.stem == "im2", timeout=5000)
     dlg.close()
+
+
+def test_stray_ground_truth_values_are_reported(qtbot, folders):
+    images, masks, gt = folders
+    g = read_label_png(gt / "im2.png").copy()
+    g[5, :4] = 200  # not a class of the 3-class set, not void
+    write_label_png(gt / "im2.png", g, LS)
+    dlg = EvalDialog(None, images, masks, LS, gt, None, lambda p: None)
+    qtbot.addWidget(dlg)
+    _run(qtbot, dlg)
+    text = dlg.status_label.text()
+    assert "1 ground-truth file(s) hold values outside the label set" in text and "im2.png" in text
+    assert "200 (4 px)" in text
+    assert dlg.report["stray_ground_truth"] == [{"stem": "im2", "values": {"200": 4}}]
