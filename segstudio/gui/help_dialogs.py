@@ -1,0 +1,142 @@
+"""Help → Keyboard Shortcuts and Help → About.
+
+The shortcut list is generated from the window's own QActions each time it
+opens (every action that has a shortcut, with the menu it sits in), so it
+cannot go stale; a search box filters it by action, menu or key. About shows
+the versions that matter in a bug report, the device prediction runs on and
+the model folders, without importing torch just to say so.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QLineEdit, QMainWindow, QMenu,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from segstudio import paths
+
+
+def _plain(text: str) -> str:
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
+
+
+def _menu_paths(window: QMainWindow) -> dict[QAction, str]:
+    """Each action reachable from the menu bar -> 'Menu › Submenu'."""
+    found: dict[QAction, str] = {}
+
+    def walk(menu: QMenu, trail: str) -> None:
+        for a in menu.actions():
+            if a.menu() is not None:
+                walk(a.menu(), f"{trail} › {_plain(a.text())}")
+            elif not a.isSeparator():
+                found.setdefault(a, trail)
+
+    for top in window.menuBar().actions():
+        if top.menu() is not None:
+            walk(top.menu(), _plain(top.text()))
+    return found
+
+
+def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
+    """(action, shortcuts, where) for every action of the window that has a shortcut."""
+    where = _menu_paths(window)
+    rows, seen = [], set()
+    for a in window.findChildren(QAction):
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts() if not k.isEmpty()]
+        if not keys or id(a) in seen:
+            continue
+        seen.add(id(a))
+        rows.append((_plain(a.text()) or a.objectName(), ", ".join(keys), where.get(a, "window")))
+    return sorted(rows, key=lambda r: (r[2], r[0]))
+
+
+class ShortcutsDialog(QDialog):
+    """A searchable table of the window's keyboard shortcuts."""
+
+    def __init__(self, window: QMainWindow, parent: QWidget | None = None) -> None:
+        super().__init__(parent or window)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.resize(560, 520)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search actions, menus or keys…")
+        self.search.setClearButtonEnabled(True)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setHorizontalHeaderLabels(["Action", "Shortcut", "Menu"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for row, values in enumerate(shortcut_rows(window)):
+            self.table.insertRow(row)
+            for col, value in enumerate(values):
+                self.table.setItem(row, col, QTableWidgetItem(value))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.search.textChanged.connect(self.apply_filter)
+        self.search.setFocus()
+
+    def apply_filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for row in range(self.table.rowCount()):
+            hay = " ".join(self.table.item(row, c).text().lower() for c in range(3))
+            self.table.setRowHidden(row, bool(needle) and needle not in hay)
+
+    def visible_actions(self) -> list[str]:
+        return [self.table.item(r, 0).text() for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def device_text() -> str:
+    """Where prediction runs, as far as can be told without importing torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return "not checked yet (the model is not loaded)"
+    if torch.cuda.is_available():
+        return f"CUDA: {torch.cuda.get_device_name(0)}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "Apple MPS"
+    from segstudio.nets.backends import ort_available
+
+    return f"CPU ({torch.get_num_threads()} threads; " + ("onnxruntime" if ort_available() else "torch") + ")"
+
+
+def about_lines() -> list[tuple[str, str]]:
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import qVersion
+
+    return [("segstudio", _version("segstudio")), ("Python", platform.python_version()),
+            ("PyTorch", _version("torch")), ("onnxruntime", _version("onnxruntime")),
+            ("Qt / PySide6", f"{qVersion()} / {pyside_version}"), ("OpenCV", _version("opencv-python-headless")),
+            ("NumPy", _version("numpy")), ("Device", device_text()),
+            ("Your models", str(paths.user_models_dir())), ("Shipped models", str(paths.shipped_models_dir())),
+            ("Platform", platform.platform())]
+
+
+class AboutDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About segstudio")
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in about_lines())
+        self.label = QLabel("<h3>segstudio</h3><p>Predict, correct and export semantic segmentation masks "
+                            f"with FCN-8s and SegNet.</p><table>{rows}</table>", self)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(buttons)
