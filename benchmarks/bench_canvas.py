@@ -17,6 +17,11 @@ naive rebuild, switch <= 400 ms, 100 strokes of undo <= 50 MB.
 The last line is one JSON object.
 
     .venv/bin/python benchmarks/bench_canvas.py [--moves 300] [--strokes 100]
+
+`--compare OLD_CHECKOUT` runs this same benchmark on another checkout of
+segstudio (e.g. `git worktree add /tmp/old 93e73a3`) and on this one,
+alternately, `--rounds` times each, and reports the per-brush-event median and
+p99 of both and their ratios (new / old) in the last line.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(os.environ.get("BENCH_SEGSTUDIO_REPO") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
@@ -123,13 +129,66 @@ def install_naive(canvas):
     canvas._paint_overlay = paint_overlay
 
 
+class History:
+    """The undo history of the current image, on this checkout's API (Document) or the old one (QUndoStack)."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.old = hasattr(doc, "stack")
+
+    def count(self) -> int:
+        return self.doc.stack.count() if self.old else self.doc.history_length
+
+    def nbytes(self) -> int:
+        return self.doc.undo_bytes() if self.old else self.doc.history_bytes()
+
+    def changed_pixels(self) -> int:
+        if self.old:
+            return sum(self.doc.stack.command(i).diff.changed_pixels for i in range(self.doc.stack.count()))
+        return sum(step.diff.changed_pixels for step in self.doc.steps)
+
+    def undo_all(self) -> None:
+        if self.old:
+            while self.doc.stack.canUndo():
+                self.doc.stack.undo()
+        else:
+            while self.doc.undo() is not None:
+                pass
+
+
+def compare(args) -> None:
+    """Run the benchmark on OLD and on this checkout alternately; print both and the ratios."""
+    runs: dict[str, list[dict]] = {"old": [], "new": []}
+    cmd = [sys.executable, __file__, "--moves", str(args.moves), "--naive-moves", str(args.naive_moves),
+           "--strokes", str(args.strokes), "--brush", str(args.brush)]
+    for _ in range(args.rounds):
+        for name, repo in (("old", args.compare), ("new", str(REPO))):
+            env = dict(os.environ, BENCH_SEGSTUDIO_REPO=str(Path(repo).resolve()))
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+            print(f"{name} ({repo}): {out.strip().splitlines()[-1]}", flush=True)
+    keys = ("fit_median_ms", "fit_p99_ms", "one_to_one_median_ms", "one_to_one_p99_ms")
+    result = {"rounds": args.rounds, "old_checkout": str(args.compare)}
+    for k in keys:
+        old = statistics.median(r[k] for r in runs["old"])
+        new = statistics.median(r[k] for r in runs["new"])
+        result[f"old_{k}"], result[f"new_{k}"], result[f"ratio_{k}"] = old, new, round(new / old, 3)
+        print(f"{k:22s} old {old:7.3f}  new {new:7.3f}  new/old {new / old:5.2f}")
+    print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moves", type=int, default=300)
     ap.add_argument("--naive-moves", type=int, default=40)
     ap.add_argument("--strokes", type=int, default=100)
     ap.add_argument("--brush", type=int, default=40)
+    ap.add_argument("--compare", help="another segstudio checkout to measure against, in the same run")
+    ap.add_argument("--rounds", type=int, default=2, help="with --compare: runs of each checkout")
     args = ap.parse_args()
+    if args.compare:
+        compare(args)
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-canvas-"))
     os.environ.setdefault("SEGSTUDIO_HOME", str(tmp / "home"))
@@ -228,7 +287,8 @@ def main() -> None:
     app.processEvents()
     rng = np.random.default_rng(1)
     rss0 = rss_mb()
-    base_steps = doc.stack.count()
+    history = History(doc)
+    base_steps = history.count()
     for k in range(args.strokes):
         win.set_current_class(int(rng.integers(0, 11)))
         cx, cy = rng.uniform(100, c.width() - 100), rng.uniform(100, c.height() - 100)
@@ -238,15 +298,14 @@ def main() -> None:
             c.zoom_to(1.0, QPointF(rng.uniform(0, c.width()), rng.uniform(0, c.height())))
             c.offset = QPointF(-rng.uniform(0, W - c.width()), -rng.uniform(0, H - c.height()))
         drag_times(app, c, pts)
-    steps = doc.stack.count() - base_steps
-    undo_mb = doc.undo_bytes() / 2**20
+    steps = history.count() - base_steps
+    undo_mb = history.nbytes() / 2**20
     rss_growth = rss_mb() - rss0
-    changed = sum(doc.stack.command(i).diff.changed_pixels for i in range(doc.stack.count()))
+    changed = history.changed_pixels()
     print(f"undo history after {steps} strokes: {undo_mb:.1f} MB of diffs "
           f"({changed / 1e6:.1f} M changed pixels), process RSS grew {rss_growth:.1f} MB")
     # The history must really undo: revert everything and compare with the empty map.
-    while doc.stack.canUndo():
-        doc.stack.undo()
+    history.undo_all()
     assert np.array_equal(c.labels, start_labels)
 
     fit_med, fit_p99 = statistics.median(results["fit"]), pct(results["fit"], 99)

@@ -1,4 +1,4 @@
-"""Turn a trained checkpoint into a shipped model: measure, choose fp16 or fp32, write models/NAME.*.
+"""Turn a trained checkpoint into a shipped model: measure, choose fp16 or fp32, write segstudio/data/models/NAME.*.
 
     .venv/bin/python models/make_release.py runs/sb/segnet-basic-camvid.safetensors \
         --images ../shared/datasets/camvid/val --gt ../shared/datasets/camvid/valannot
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--images", type=Path, required=True, help="validation images")
     ap.add_argument("--gt", type=Path, required=True, help="their ground-truth label PNGs")
-    ap.add_argument("--out", type=Path, default=REPO / "models")
+    ap.add_argument("--out", type=Path, default=REPO / "segstudio" / "data" / "models")
     ap.add_argument("--name", help="model name (default: the card's)")
     ap.add_argument("--tolerance", type=float, default=0.05, help="percentage points")
     args = ap.parse_args()

@@ -1,4 +1,10 @@
-"""Where segstudio finds its bundled resources, shipped models and user models."""
+"""Where segstudio finds its bundled data, shipped models and the user's models: the one place that knows.
+
+The shipped models and the CamVid samples are package data (`segstudio/data/`),
+so an editable install, a wheel and a source checkout find them the same way.
+Environment overrides: SEGSTUDIO_RESOURCES (a folder holding `samples/`),
+SEGSTUDIO_SHIPPED_MODELS, SEGSTUDIO_HOME (the user's data folder).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+#: The source checkout (recipes/, benchmarks/); meaningless in an installed wheel.
 REPO_DIR = PACKAGE_DIR.parent
 
 
 def resources_dir() -> Path:
-    return Path(os.environ.get("SEGSTUDIO_RESOURCES", REPO_DIR / "resources"))
+    """The folder holding the bundled `samples/`."""
+    return Path(os.environ.get("SEGSTUDIO_RESOURCES", DATA_DIR))
 
 
 def samples_dir() -> Path:
@@ -18,7 +27,7 @@ def samples_dir() -> Path:
 
 
 def shipped_models_dir() -> Path:
-    return Path(os.environ.get("SEGSTUDIO_SHIPPED_MODELS", REPO_DIR / "models"))
+    return Path(os.environ.get("SEGSTUDIO_SHIPPED_MODELS", DATA_DIR / "models"))
 
 
 def user_data_dir() -> Path:

@@ -11,5 +11,5 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SEGSTUDIO_HOME", tempfile.mkdtemp(prefix="segstudio-test-home-"))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 # Tests see no shipped models unless they point SEGSTUDIO_SHIPPED_MODELS somewhere
-# themselves (tests/nets/test_shipped_models.py checks the real models/ folder).
+# themselves (tests/nets/test_shipped_models.py checks the real shipped models).
 os.environ.setdefault("SEGSTUDIO_SHIPPED_MODELS", tempfile.mkdtemp(prefix="segstudio-test-no-models-"))

@@ -1,4 +1,4 @@
-"""`segstudio models`: list the models found (shipped in models/ and the user's own) with their cards."""
+"""`segstudio models`: list the models found (shipped with segstudio and the user's own) with their cards."""
 
 from __future__ import annotations
 

@@ -245,6 +245,11 @@ class Document:
 
     # --- history ---------------------------------------------------------------------
     @property
+    def steps(self) -> tuple[Step, ...]:
+        """The history, oldest first (`history_index` of them are applied)."""
+        return tuple(self._steps)
+
+    @property
     def history_length(self) -> int:
         return len(self._steps)
 

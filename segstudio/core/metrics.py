@@ -106,7 +106,7 @@ def _nanmean(a: np.ndarray) -> float:
 
 
 def scores_from_matrix(matrix: np.ndarray) -> Scores:
-    """Figures from an n x (n+1) (or n x n) confusion matrix, DESIGN.md section 7."""
+    """Figures from an n x (n+1) (or n x n) confusion matrix (docs/design.md §7)."""
     m = np.asarray(matrix, np.int64)
     n = m.shape[0]
     conf = m[:, :n]

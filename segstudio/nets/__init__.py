@@ -28,7 +28,7 @@ MAX_CLASSES = 255
 
 
 def build_model(arch: str, num_classes: int, width: float = 1.0, **options) -> nn.Module:
-    """A freshly initialised network (DESIGN.md §5) whose forward maps N,3,H,W to N,K,H,W logits.
+    """A freshly initialised network (docs/design.md §4) whose forward maps N,3,H,W to N,K,H,W logits.
 
     The returned module carries `arch`, `width`, `arch_options`, `num_classes`,
     `output_stride` and `tile_overlap` attributes.

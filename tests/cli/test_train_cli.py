@@ -8,7 +8,9 @@ import pytest
 
 from segstudio.cli import main
 from segstudio.nets.checkpoint import read_card
-from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from ..shapes_data import SHAPES_LABELSET, write_shapes_dataset
+
+pytestmark = pytest.mark.slow  # trains networks
 
 
 @pytest.fixture(scope="module")

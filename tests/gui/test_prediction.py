@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 
-torch = pytest.importorskip("torch")
-predictor_mod = pytest.importorskip("segstudio.nets.predictor")
+import torch
 
-from segstudio.core.imageio import load_image, read_label_png  # noqa: E402
-from segstudio.core.labels import preset  # noqa: E402
+import segstudio.nets.predictor as predictor_mod
+from segstudio.core.imageio import load_image, read_label_png
+from segstudio.core.labels import preset
 
 CAMVID = preset("camvid")
 ORIG_PREDICT = predictor_mod.Predictor.predict

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from segstudio import paths
 from segstudio.nets.checkpoint import load_checkpoint
-from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from ..shapes_data import SHAPES_LABELSET, write_shapes_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +34,7 @@ def make_dialog(qtbot, folder, ready):
     return dlg
 
 
+@pytest.mark.slow  # trains a network
 def test_one_epoch_job_runs_on_a_worker_plots_and_adds_the_model(qtbot, folder):
     ready = []
     dlg = make_dialog(qtbot, folder, ready)
@@ -77,6 +78,7 @@ def test_one_epoch_job_runs_on_a_worker_plots_and_adds_the_model(qtbot, folder):
     assert cfg.init == str(expected) and cfg.arch is None and cfg.labels == SHAPES_LABELSET.to_dict()
 
 
+@pytest.mark.slow  # trains a network
 def test_cancel_stops_the_worker_cleanly(qtbot, folder):
     ready = []
     dlg = make_dialog(qtbot, folder, ready)
@@ -115,6 +117,7 @@ def test_a_folder_without_masks_cannot_start(qtbot, tmp_path):
     assert "0 annotated image(s)" in dlg.data_label.text() and not dlg.start_button.isEnabled()
 
 
+@pytest.mark.slow  # trains a network
 def test_train_from_the_main_window_then_predict_with_the_new_model(make_window, qtbot, folder):
     """Model → Train on My Annotations…: the trained model is selected and predicts at once."""
     win = make_window(folder / "images", labels=SHAPES_LABELSET, masks=folder / "masks")
@@ -141,6 +144,7 @@ def test_train_from_the_main_window_then_predict_with_the_new_model(make_window,
     dlg.close()
 
 
+@pytest.mark.slow  # trains a network
 def test_closing_the_dialog_mid_run_stops_the_trainer(qtbot, folder):
     dlg = make_dialog(qtbot, folder, [])
     dlg.epochs.setValue(1000)

@@ -46,6 +46,7 @@ def test_output_size_equals_input_size_for_odd_sizes(arch, size):
     assert out.shape == (2, 4, *size)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["fcn8s", "segnet", "segnet-basic"])
 def test_output_size_on_dataset_sizes(arch):
     model = build_model(arch, 3, width=0.0625).eval()

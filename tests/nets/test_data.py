@@ -10,7 +10,7 @@ from segstudio.core.imageio import write_label_png
 from segstudio.core.labels import preset
 from segstudio.nets.data import (IGNORE, Augment, DataError, SegmentationDataset, augment, class_pixel_counts,
                                  find_data, load_pair, median_frequency_weights, pad_collate, split_fraction)
-from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from ..shapes_data import SHAPES_LABELSET, write_shapes_dataset
 
 
 def test_folders_with_split_lists(tmp_path):

@@ -87,6 +87,7 @@ def test_tiled_equals_untiled_within_the_stated_tolerance():
     assert not np.array_equal(r_labels, labels)  # the tolerance is really needed here
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["fcn8s", "segnet"])
 def test_default_overlap_makes_tiles_exact_for_the_vgg_nets(arch):
     img = _image(150, 700)

@@ -1,4 +1,4 @@
-"""The models shipped in models/ load, describe themselves, and predict the bundled samples well."""
+"""The models shipped in segstudio/data/models/ load, describe themselves, and predict the bundled samples well."""
 
 import json
 
@@ -8,11 +8,12 @@ from segstudio.core.imageio import load_image, read_label_png
 from segstudio.core.metrics import ConfusionMatrix
 from segstudio.nets.checkpoint import default_model, find_models, load_checkpoint, validate_card
 from segstudio.nets.predictor import Predictor
-from segstudio.paths import REPO_DIR
+from segstudio.paths import DATA_DIR
 
-MODELS = REPO_DIR / "models"
-SAMPLES = REPO_DIR / "resources" / "samples"
+MODELS = DATA_DIR / "models"
+SAMPLES = DATA_DIR / "samples"
 SHIPPED = sorted(MODELS.glob("*.safetensors"))
+pytestmark = pytest.mark.slow  # real models on real images
 
 
 def test_the_default_model_ships(monkeypatch):

@@ -16,7 +16,9 @@ from segstudio import paths
 from segstudio.core.metrics import ConfusionMatrix
 from segstudio.nets.checkpoint import load_checkpoint
 from segstudio.nets.data import find_data, load_pair
-from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from ..shapes_data import SHAPES_LABELSET, write_shapes_dataset
+
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 
 def _evaluate(path, root) -> float:

@@ -98,6 +98,7 @@ def test_vgg16_tensors_land_in_the_right_fcn_layers():
     assert torch.allclose(got[:, :, 0, 0], expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vgg16_bn_folds_into_fcn_and_loads_into_segnet():
     torch.manual_seed(2)
     ref_fcn = TorchvisionVGG(width=0.125, bn=True, first_pad=100, ceil=True).eval()
