@@ -78,6 +78,8 @@ def run(args) -> int:
     for r in ev.failed:
         print(f"not scored: {r.error}", file=sys.stderr)
         problems += 1
+    for line in ev.stray_lines():  # ground-truth values that are neither a class nor void: never silent
+        print(f"warning: {line}", file=sys.stderr)
     report = ev.report()
     print(format_table(report))
     if args.json:

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.evaluate import Evaluation, ImageResult
+from segstudio.core.evaluate import Evaluation, ImageResult, stray_values
 from segstudio.core.imageio import label_pngs, list_images, read_label_png
 from segstudio.core.jobs import CancelFn, ProgressFn, check_cancel, report
 from segstudio.core.labels import LabelSet
@@ -60,7 +60,7 @@ def evaluate_predictor(predictor: Predictor, images: list[Path], gts: dict[str, 
             if cancelled is not None and cancelled():
                 stop.set()
             check_cancel(cancelled)
-            results.append(_score(path, labels, error, gts[path.stem], total))
+            results.append(_score(path, labels, error, gts[path.stem], total, labelset))
             if labels is not None and on_labels is not None:
                 on_labels(path, labels)
             report(progress, i + 1, len(images))
@@ -70,14 +70,14 @@ def evaluate_predictor(predictor: Predictor, images: list[Path], gts: dict[str, 
 
 
 def _score(path: Path, labels: np.ndarray | None, error: str | None, gt_path: Path,
-           total: ConfusionMatrix) -> ImageResult:
+           total: ConfusionMatrix, labelset: LabelSet) -> ImageResult:
     if error is not None:
         return ImageResult(path.stem, error=error)
     try:
         gt = read_label_png(gt_path, expected_size=(labels.shape[1], labels.shape[0]), image_path=path)
     except SegstudioError as e:
         return ImageResult(path.stem, error=str(e))
-    return ImageResult(path.stem, matrix=total.update(gt, labels))
+    return ImageResult(path.stem, matrix=total.update(gt, labels), stray_gt=stray_values(gt, labelset))
 
 
 def evaluate_model(model: str | Path | Predictor, images_dir: str | Path, gt_dir: str | Path,

@@ -66,3 +66,15 @@ def test_wrong_label_set_and_argument_errors(data, tmp_path, capsys):
     assert "--model needs --images" in capsys.readouterr().err
     assert main(["eval", "--gt", str(gt), "--labels", "camvid"]) == 2
     assert "either --pred" in capsys.readouterr().err
+
+
+def test_stray_ground_truth_values_are_reported_by_both_modes(data, tmp_path, capsys):
+    ckpt, images, gt = data
+    a = np.zeros((32, 48), np.uint8)
+    a[:2] = 40  # neither a class nor void
+    write_label_png(gt / "im0.png", a, LS)
+    out = tmp_path / "r.json"
+    main(["eval", "--model", str(ckpt), "--images", str(images), "--gt", str(gt), "--labels", "camvid",
+          "--device", "cpu", "--json", str(out)])
+    assert "warning: im0.png: ground truth holds values outside the label set" in capsys.readouterr().err
+    assert json.loads(out.read_text())["stray_ground_truth"] == [{"stem": "im0", "values": {"40": 96}}]
