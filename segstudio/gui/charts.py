@@ -65,10 +65,6 @@ class _Chart(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
 
-    def set_title(self, title: str) -> None:
-        self._title = title
-        self.update()
-
     def title(self) -> str:
         return self._title
 

@@ -50,10 +50,6 @@ class LineChart(_Chart):
         self._series: dict[str, dict] = {}
         self.x_label, self.y_label, self.y2_label = x_label, y_label, y2_label
 
-    def set_axis_labels(self, x_label: str = "", y_label: str = "", y2_label: str = "") -> None:
-        self.x_label, self.y_label, self.y2_label = x_label, y_label, y2_label
-        self.update()
-
     def set_series(self, name: str, xs: Sequence[float], ys: Sequence[float], color=None,
                    axis: str = "left") -> None:
         if len(xs) != len(ys):
