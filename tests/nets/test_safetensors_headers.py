@@ -44,6 +44,7 @@ def test_absurd_headers_are_refused_with_the_file_named(tmp_path, header, data, 
         load_safetensors(p)
 
 
+@pytest.mark.slow  # the child imports torch (~5 s)
 def test_a_sparse_file_claiming_20_gib_is_refused_under_a_memory_cap(tmp_path):
     n = 20 << 30
     p = _write(tmp_path / "huge.safetensors", {"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}})
