@@ -6,7 +6,6 @@ import numpy as np
 from PIL import Image
 
 from segstudio.cli import main
-from segstudio.core.imageio import write_label_png
 from segstudio.core.labels import preset
 from segstudio.core.project import ImageState, Project
 from segstudio.core.review import state_counts, summary_line
