@@ -119,6 +119,16 @@ def test_grabcut_box_preview_enter_commits_and_undo(studio, qtbot):
     assert (got & disc).sum() / (got | disc).sum() >= 0.95
     assert win.current.history_length == 1
     assert undo_restores(qtbot, win, before)
+    # Again with a background hint: a Ctrl-drag across the disc's middle row keeps that band out
+    # (GrabCut then decides the rest by colour).
+    drag(qtbot, c, [(cx - r - 6, cy - r - 6), (cx + r + 6, cy + r + 6)])
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=20000)
+    tool.result = None
+    drag(qtbot, c, [(cx - r + 2, cy), (cx + r - 2, cy)], mods=Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=20000)
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    assert not (c.labels[cy - 1:cy + 2, cx - r + 4:cx + r - 4] == 8).any()
+    assert win.current.history_length == 1
 
 
 class Halves(nn.Module):
