@@ -7,7 +7,7 @@ torch or Qt.
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "eval": ("segstudio.commands.cmd_eval", "score predicted label PNGs against ground truth"),
+    "eval": ("segstudio.commands.cmd_eval", "score predicted label PNGs, or a model, against ground truth"),
     "predict": ("segstudio.commands.cmd_predict", "predict label PNGs for images with a model"),
     "models": ("segstudio.commands.cmd_models", "list the models found, with their cards"),
     "export": ("segstudio.commands.cmd_export", "export masks as Pascal VOC or COCO JSON"),
