@@ -266,11 +266,13 @@ def read_cvat_labelmap(path: str | Path, ignore_index: int = 255) -> LabelSet:
 
 
 def load_labelset_json(path: str | Path) -> LabelSet:
+    from .safe_json import UnsafeJsonError, load_json_file
+
     path = Path(path)
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as e:
-        raise LabelSetError(f"{path}: not valid JSON ({e})") from None
+    try:  # size and nesting limits: a hostile file is an error message, not a RecursionError
+        data = load_json_file(path, max_bytes=16 << 20)
+    except UnsafeJsonError as e:
+        raise LabelSetError(str(e)) from None
     return LabelSet.from_dict(data, source=str(path))
 
 

@@ -198,3 +198,13 @@ def test_nesting_depth_agrees_with_the_parsed_structure(monkeypatch):
             o = make(0)
             raw = json.dumps(o, ensure_ascii=rng.random() < 0.5).encode()
             assert safe_json.nesting_depth(raw) == depth(o), raw
+
+
+def test_a_deeply_nested_label_set_file_is_a_clear_error(tmp_path, capsys):
+    from segstudio.cli import main
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "p").mkdir()
+    assert main(["eval", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "p"), "--labels", str(deep)]) == 2
+    assert "deep.json: JSON nested 100000 levels deep" in capsys.readouterr().err
