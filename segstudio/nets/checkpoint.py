@@ -20,13 +20,15 @@ from torch import nn
 
 from segstudio import paths
 from segstudio.core.atomic import atomic_path, atomic_write_text
+from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
+from segstudio.core.safe_json import load_json_file, loads_checked
 
 from . import build_model
 from .card import (CAFFE_INPUT, FORMAT_NAME, FORMAT_VERSION, IMAGENET_INPUT, card_labelset, make_card,
                    validate_card)
 from .errors import ModelError, ModelNotFound
-from .safeload import PICKLE_SUFFIXES, load_pickled_state_dict, load_safetensors
+from .safeload import PICKLE_SUFFIXES, check_safetensors_header, load_pickled_state_dict, load_safetensors
 from .weights import card_for_foreign_state_dict, convert_state_dict
 
 WEIGHTS_SUFFIX = ".safetensors"
@@ -64,16 +66,22 @@ def read_card(path: str | Path) -> dict:
     path = Path(path)
     json_path = path if path.suffix == CARD_SUFFIX else card_path(path)
     if json_path.is_file():
-        try:
-            card = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ModelError(f"{json_path}: cannot read the model card ({e})") from None
+        try:  # size and nesting limits: one hostile card must not break listing the models
+            card = load_json_file(json_path, max_bytes=1 << 20)
+        except SegstudioError as e:
+            why = str(e).removeprefix(f"{json_path}: ")
+            raise ModelError(f"{json_path}: cannot read the model card ({why})") from None
         return validate_card(card, json_path)
     if path.suffix == WEIGHTS_SUFFIX and path.is_file():
-        # The card is also embedded in the weights file, in case the .json got lost.
-        _, meta = load_safetensors(path)
-        if CARD_METADATA_KEY in meta:
-            return validate_card(json.loads(meta[CARD_METADATA_KEY]), path)
+        # The card is also embedded in the weights file, in case the .json got lost (header only: no tensors read).
+        meta = check_safetensors_header(path).get("__metadata__") or {}
+        if isinstance(meta.get(CARD_METADATA_KEY), str):
+            try:
+                card = loads_checked(meta[CARD_METADATA_KEY].encode("utf-8"), path)
+            except SegstudioError as e:
+                why = str(e).removeprefix(f"{path}: ")
+                raise ModelError(f"{path}: cannot read the model card embedded in the weights ({why})") from None
+            return validate_card(card, path)
     raise ModelError(f"{json_path}: model card not found (every checkpoint needs its .json card)")
 
 

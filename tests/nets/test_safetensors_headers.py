@@ -58,3 +58,24 @@ def test_a_sparse_file_claiming_20_gib_is_refused_under_a_memory_cap(tmp_path):
     run = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr[-2000:]
     assert "huge.safetensors: tensor 'w' claims 21,474,836,480 bytes" in run.stdout
+
+
+def test_a_hostile_model_card_is_reported_and_the_other_models_still_listed(tmp_path, monkeypatch, capsys):
+    from segstudio.cli import main
+    from segstudio.nets.checkpoint import find_models, read_card, unreadable_models
+
+    models = tmp_path / "home" / "models"
+    models.mkdir(parents=True)
+    monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(tmp_path / "none"))
+    save_file({"w": torch.zeros(2)}, str(models / "evil.safetensors"))
+    (models / "evil.json").write_text("[" * 100_000 + "]" * 100_000)
+    deep_meta = "[" * 5000 + "]" * 5000
+    save_file({"w": torch.zeros(2)}, str(models / "lost.safetensors"), metadata={"segstudio.card": deep_meta})
+    assert find_models() == []
+    problems = dict((p.name, why) for p, why in unreadable_models())
+    assert "JSON nested 100000 levels deep" in problems["evil.safetensors"]
+    with pytest.raises(ModelError, match="embedded in the weights.*nested 5000 levels"):
+        read_card(models / "lost.safetensors")
+    assert main(["models"]) == 0
+    assert "evil.json: cannot read the model card (JSON nested" in capsys.readouterr().err
