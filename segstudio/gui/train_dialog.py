@@ -13,7 +13,9 @@ finishes, the best checkpoint is copied into the user's models folder and
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDoubleSpinBox,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from segstudio import paths
-from segstudio.core.atomic import atomic_path
+from segstudio.core.atomic import atomic_path, atomic_write_text
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
 
@@ -43,16 +45,40 @@ def _fmt_eta(s: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def _model_taken(folder: Path, name: str) -> bool:
+    return any(os.path.lexists(folder / f"{name}{suffix}") for suffix in (".safetensors", ".json"))
+
+
+def free_model_name(name: str) -> str:
+    """`name`, or NAME-2, NAME-3 ... when the user's models folder already holds a model (or card) of that name."""
+    folder = paths.user_models_dir()
+    candidate, n = name, 1
+    while _model_taken(folder, candidate):
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
 def install_model(checkpoint: Path, name: str) -> Path:
-    """Copy a checkpoint's weights + card into the user's models folder under `name`; returns the weights path."""
-    from segstudio.nets.checkpoint import card_path
+    """Copy a checkpoint's weights + card into the user's models folder; returns the weights path.
+
+    Never replaces a model already there: when `name` is taken (say another
+    studio installed one while this run trained), the model goes in as NAME-2
+    (the next free name) and its card carries that name.
+    """
+    from segstudio.core.output_guard import refuse_existing
+    from segstudio.nets.checkpoint import card_path, read_card
 
     dest_dir = paths.user_models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
+    name = free_model_name(name)
     dest = dest_dir / f"{name}.safetensors"
-    for src, dst in ((checkpoint, dest), (card_path(checkpoint), card_path(dest))):
-        with atomic_path(dst) as tmp:
-            shutil.copyfile(src, tmp)
+    refuse_existing([dest, card_path(dest)], what="model file")
+    card = read_card(checkpoint)
+    card["name"] = name
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(checkpoint, tmp)
+    atomic_write_text(card_path(dest), json.dumps(card, indent=2) + "\n")
     return dest
 
 
@@ -84,6 +110,7 @@ class TrainDialog(QDialog):
         self._running = False
         self.result = None
         self.model_path: Path | None = None
+        self._requested_name = ""
         self.losses: tuple[list[float], list[float]] = ([], [])
         self.val_miou: tuple[list[float], list[float]] = ([], [])
         self._build()
@@ -189,7 +216,7 @@ class TrainDialog(QDialog):
 
     def _default_name(self) -> str:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.images_dir.name).strip("-") or "images"
-        return f"{base}-{self.labelset.name or 'custom'}"
+        return free_model_name(f"{base}-{self.labelset.name or 'custom'}")
 
     def _count_annotated(self) -> int:
         from segstudio.nets.data import DataError, pair_folder
@@ -222,9 +249,16 @@ class TrainDialog(QDialog):
         name = self.name.text().strip()
         if not name or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise SegstudioError("model name: use letters, digits, '-', '_' or '.'")
+        if free_model_name(name) != name:
+            raise SegstudioError(f"a model named {name} is already in {paths.user_models_dir()}; it is kept: "
+                                 f"choose another name (e.g. {free_model_name(name)})")
         init = self.start_from.currentData()
         scale = self.scale.currentData()
         out = paths.user_data_dir() / "training" / name
+        n = 1
+        while out.exists():  # a cancelled earlier run of that name keeps its files
+            n += 1
+            out = out.with_name(f"{name}-run{n}")
         return TrainConfig(
             arch=None if init else self.arch.currentData(),
             width=None if init else self.width_spin.value(),
@@ -243,6 +277,7 @@ class TrainDialog(QDialog):
             self.status.setText(f"Cannot start: {e}")
             return
         self.result, self.model_path = None, None
+        self._requested_name = cfg.name
         self.losses, self.val_miou = ([], []), ([], [])
         self.chart.clear()
         self.bar.setRange(0, cfg.epochs)
@@ -298,8 +333,12 @@ class TrainDialog(QDialog):
         m = r.best_metrics or r.last_metrics
         figures = f" · val mIoU {100 * m['mean_iou']:.1f} %" if m and m.get("mean_iou") is not None else ""
         self.bar.setValue(self.bar.maximum())
+        renamed = ""
+        if self.model_path is not None and self.model_path.stem != self._requested_name:
+            renamed = (f" (a model named {self._requested_name} appeared in {self.model_path.parent} meanwhile; "
+                       "it was kept)")
         self.status.setText(f"Done ({r.stopped}, {r.epochs_done} epoch(s)){figures}. "
-                            f"Model {self.model_path.stem} added to the Model menu.")
+                            f"Model {self.model_path.stem} added to the Model menu{renamed}.")
         if self.model_path is not None:
             self.on_model_ready(self.model_path)
 
