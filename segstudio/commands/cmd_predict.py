@@ -41,6 +41,10 @@ def add_arguments(p) -> None:
                    help="arithmetic: auto = bf16 (else fp16) autocast on CUDA, fp32 elsewhere; "
                         "bf16 also works on CPU (faster on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--workers", type=int, default=None, help="image decoding threads (default: up to 4)")
+    p.add_argument("--backend", default=None, choices=["auto", "torch", "onnxruntime"],
+                   help="CPU inference: auto (default; $SEGSTUDIO_BACKEND overrides it) = onnxruntime when it is "
+                        "installed and its labels match torch's, measured faster; the model's ONNX export is "
+                        "cached per weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -134,7 +138,8 @@ def load_predictor(args):
         model = info.path
     return Predictor.from_checkpoint(
         model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
-        batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=_message)
+        batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=_message,
+        backend=args.backend)
 
 
 def run(args) -> int:
