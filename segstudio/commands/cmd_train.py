@@ -246,10 +246,70 @@ def _stop_on_signals(cancel: threading.Event):
             signal.signal(s, h)
 
 
+# --- output folder guard (issue 14: no write over the data or over files this run did not write) -----------
+
+def _run_outputs(cfg, resume) -> list[str]:
+    """File names the run writes into its output folder (NAME files only when the name can be worked out)."""
+    from segstudio.nets import train_setup
+    from segstudio.nets.train_checkpoints import STATE_SUFFIX
+
+    try:
+        if resume is not None:
+            name = resume.stem.removesuffix("-last")
+        else:
+            init = train_setup.init_card(cfg)
+            name = cfg.name or f"{cfg.arch or (init or {}).get('arch', 'model')}-" \
+                               f"{train_setup.load_labelset(cfg, init).name or 'custom'}"
+    except SegstudioError:
+        name = None  # the trainer reports the bad setting itself
+    stems = [name, f"{name}-last"] if name else []
+    return ["train-config.json", "train-log.jsonl",
+            *(stem + suffix for stem in stems for suffix in (".safetensors", ".json", STATE_SUFFIX))]
+
+
+def _data_folders(cfg) -> list:
+    """The run's image and mask folders (a data root's layout folders included)."""
+    from pathlib import Path
+
+    folders = [p for p in (cfg.images, cfg.masks, cfg.val_images, cfg.val_masks, cfg.data) if p]
+    if cfg.data:
+        folders += [Path(cfg.data) / d for d in ("JPEGImages", "SegmentationClass", "ImageSets", "train",
+                                                 "trainannot", "val", "valannot", "test", "testannot")]
+    return folders
+
+
+def check_output_folder(args: argparse.Namespace, cfg) -> None:
+    """Refuse an --out that is or holds the training images/masks (symlinks resolved), or that already holds
+    files named like this run's outputs which the run did not write; a resumed run may go on in its own folder."""
+    import os
+
+    from segstudio.core.output_guard import OutputConflictError, real
+    from segstudio.nets.train_config import TrainConfig
+    from segstudio.nets.trainer import Trainer
+
+    if not cfg.out or os.environ.get("RANK", "0") != "0":
+        return  # no --out: the trainer asks for one; under torchrun rank 0 checks and the others stop with it
+    out_given, out = getattr(args, "out", None) or cfg.out, real(cfg.out)
+    for p in _data_folders(cfg):
+        if real(p) == out or out in real(p).parents:
+            raise OutputConflictError(f"training output folder {out_given} is or holds the training data {p}; "
+                                      "checkpoints and logs would mix with it; choose another --out")
+    resume = Trainer(TrainConfig(), resume=args.resume).resume_path if args.resume else None
+    if not out.is_dir() or (resume is not None and real(resume).parent == out):
+        return
+    clash = [n for n in _run_outputs(cfg, resume) if os.path.lexists(out / n)]
+    if clash:
+        raise OutputConflictError(
+            f"training output folder {out_given} already holds {', '.join(clash)}, which this run did not "
+            f"write; a new run would replace {'it' if len(clash) == 1 else 'them'}. Choose another --out or "
+            f"--name, or continue that run with --resume {out_given}")
+
+
 def run(args: argparse.Namespace) -> int:
     from segstudio.nets.trainer import Trainer
 
     cfg = build_config(args)
+    check_output_folder(args, cfg)
     progress = ConsoleProgress(args.quiet)
     cancel = threading.Event()
     trainer = Trainer(cfg, progress=progress, cancel=cancel, resume=args.resume)
