@@ -38,6 +38,7 @@ def studio(make_window, tmp_path, qtbot):
     Image.fromarray(img).save(folder / "im0.png")
     win = make_window(folder)
     win.canvas.zoom_to(4.0, QPointF(0, 0))
+    win.assist.warm_up()
     qtbot.waitUntil(lambda: win.assist.superpixels() is not None, timeout=20000)
     return win, disc
 
@@ -226,3 +227,23 @@ def test_monte_carlo_dropout_option(studio, qtbot, tmp_path):
     conf = ctl.confidence.conf
     assert conf[:, : W // 8].mean() < conf[:, W // 4 + 5: W // 2 - 10].mean()  # dropout spread shows as doubt
     assert not win.prediction.cache.predictor.model.drop.training
+
+
+def test_superpixels_wait_for_the_first_assisted_tool(make_window, tmp_path, qtbot):
+    """Nothing competes with the brush until an assisted tool is used; then every opened image is prepared."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    img, _ = scene()
+    Image.fromarray(img).save(folder / "a.png")
+    Image.fromarray(img[:, ::-1].copy()).save(folder / "b.png")
+    win = make_window(folder)
+    qtbot.wait(300)
+    assert not win.assist.eager and not win.assist.data.runner.running()
+    assert win.assist.superpixels() is None
+    qtbot.keyClick(win.canvas, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: win.assist.superpixels() is not None, timeout=20000)
+    first = win.assist.data.key
+    qtbot.keyClick(win.canvas, Qt.Key.Key_B)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_D)  # next image: computed without pressing S again
+    qtbot.waitUntil(lambda: win.assist.data.key not in (None, first)
+                    and win.assist.superpixels() is not None, timeout=20000)

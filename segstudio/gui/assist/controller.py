@@ -49,6 +49,9 @@ class AssistController(QObject):
                       "grabcut": BoxTool(self, "grabcut"), "repredict": BoxTool(self, "repredict")}
         self.active = None
         self._pressed = False
+        # Superpixels compete with the brush for the GIL while they compute, so they are
+        # computed on image open only once an assisted tool has been used in this session.
+        self.eager = False
         self.confidence = ConfidenceView(self)
         self.review = ReviewQueue(win)
         self._build_actions()
@@ -108,6 +111,7 @@ class AssistController(QObject):
         if self.active is None:
             self.canvas.set_tool(Tool.FILL)  # no brush cursor under an assisted tool
             self.active = self.tools[name]
+            self.warm_up()
             self.active.activate()
 
     # --- per image -------------------------------------------------------------------
@@ -115,10 +119,21 @@ class AssistController(QObject):
         if self.active is not None:
             self.active.deactivate()
             self.active.activate()
+        if self.eager:
+            self._request(path)
+        self.confidence.image_opened(path)
+
+    def warm_up(self) -> None:
+        """From now on compute superpixels and the wand's data whenever an image opens."""
+        if not self.eager:
+            self.eager = True
+            if self.win.current is not None:
+                self._request(self.win.current.path)
+
+    def _request(self, path) -> None:
         pixels = getattr(self.canvas, "_pixels", None)
         if pixels is not None:
             self.data.request(path, pixels)
-        self.confidence.image_opened(path)
 
     def _data_ready(self, key) -> None:
         # Only while an assisted tool is in use: the status bar carries other news otherwise.
