@@ -134,6 +134,9 @@ def read_onnx_card(path: str | Path) -> dict | None:
 def refuse_foreign_file(out: str | Path) -> None:
     """Raise if `out` exists and is not an ONNX model that segstudio exported."""
     out = Path(out)
+    if out.is_symlink():  # the user's link (even to an earlier export, or dangling) would become a plain file
+        raise SegstudioError(f"{out}: is a symbolic link (to {os.readlink(out)}); not overwriting it "
+                             "(give the real path or another --out)")
     if out.exists() and (not out.is_file() or read_onnx_card(out) is None):
         raise SegstudioError(f"{out}: exists and is not an ONNX model exported by segstudio; "
                              "not overwriting it (choose another --out)")
