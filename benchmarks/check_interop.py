@@ -8,7 +8,7 @@ The peer tools live in a separate virtual environment (never segstudio's):
     /tmp/peers-venv/bin/pip install datumaro 'labelme>=6,<7'
 
 On synthetic data made in a temporary folder (random polygons, rectangles,
-circles, oriented rectangles, `_background_` and `__ignore__` shapes, one
+circles, oriented rectangles, lines, line strips, points, `_background_` and `__ignore__` shapes, one
 file with embedded imageData naming itself like labelme's apc2016_obj3.json):
 
 1. labelme: segstudio's `import labelme` (VOC label set) against labelme's
@@ -57,7 +57,8 @@ W, H = 160, 120
 
 def _shape(rng) -> dict:
     name = VOC.names[int(rng.integers(1, VOC.num_classes))]
-    kind = rng.choice(["polygon", "rectangle", "circle", "oriented_rectangle"], p=[0.4, 0.2, 0.2, 0.2])
+    kind = rng.choice(["polygon", "rectangle", "circle", "oriented_rectangle", "line", "linestrip", "point"],
+                      p=[0.3, 0.15, 0.15, 0.15, 0.08, 0.09, 0.08])
     cx, cy = rng.uniform(10, W - 10), rng.uniform(10, H - 10)
     if kind == "polygon":
         n = int(rng.integers(3, 9))
@@ -68,6 +69,9 @@ def _shape(rng) -> dict:
         pts = [[cx, cy], [cx + rng.uniform(-50, 50), cy + rng.uniform(-40, 40)]]
     elif kind == "circle":
         pts = [[cx, cy], [cx + rng.uniform(4, 25), cy]]
+    elif kind in ("line", "linestrip", "point"):
+        n = {"line": 2, "point": 1}.get(str(kind), int(rng.integers(2, 6)))
+        pts = [[cx + rng.uniform(-40, 40), cy + rng.uniform(-30, 30)] for _ in range(n)]
     else:
         t, a, b = rng.uniform(0, math.pi), rng.uniform(6, 30), rng.uniform(4, 20)
         u, v = (a * math.cos(t), a * math.sin(t)), (-b * math.sin(t), b * math.cos(t))

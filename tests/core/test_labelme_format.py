@@ -52,13 +52,10 @@ def test_each_shape_type_and_later_shapes_win(data, tmp_path):
         _shape("car", "polygon", [[5, 5], [15, 5], [15, 15], [5, 15]]),
         _shape("tree", "circle", [[30, 10], [33, 10]]),
         _shape("car", "mask", [[20, 22], [25, 25]], mask=_mask_b64(m)),
-        _shape("tree", "line", [[0, 0], [10, 0]]),
-        _shape("tree", "point", [[0, 29]]),
     ]
     _write(data, "a.json", shapes, "a.png", 40, 30)
     r = import_labelme(data, data, LS3, tmp_path / "out")
-    assert r.written == ["a"]
-    assert any("line" in n for n in r.notes) and any("point" in n for n in r.notes)
+    assert r.written == ["a"] and r.notes == []
     got = read_label_png(tmp_path / "out" / "a.png")
     # expected map drawn independently, in the same order, with Pillow
     exp = Image.new("L", (40, 30), IGN)
@@ -71,7 +68,41 @@ def test_each_shape_type_and_later_shapes_win(data, tmp_path):
     np.testing.assert_array_equal(got, exp)
     assert got[10, 10] == 1  # the polygon drawn after the rectangle wins
     assert got[10, 30] == 2 and got[23, 22] == 1 and got[22, 20] == IGN and got[0, 0] == IGN  # mask-off pixels keep what was below
-    assert got[0, 5] == IGN  # the line is not drawn
+
+
+def test_lines_line_strips_and_points_are_drawn_as_labelme_draws_them(data, tmp_path):
+    """labelme's shape_to_mask: lines and line strips 10 px wide, points discs of radius 5, in file order."""
+    shapes = [
+        _shape("road", "linestrip", [[2, 25], [20, 25], [20, 5], [38, 5]]),
+        _shape("car", "line", [[0, 0], [10, 0]]),
+        _shape("tree", "point", [[20, 15]]),
+        _shape("car", "point", [[0, 29]]),
+    ]
+    _write(data, "a.json", shapes, "a.png", 40, 30)
+    r = import_labelme(data, data, LS3, tmp_path / "out")
+    assert r.written == ["a"] and r.notes == [] and r.skipped == {}
+    got = read_label_png(tmp_path / "out" / "a.png")
+    exp = Image.new("L", (40, 30), IGN)
+    dr = ImageDraw.Draw(exp)
+    dr.line([(2, 25), (20, 25), (20, 5), (38, 5)], fill=0, width=10)
+    dr.line([(0, 0), (10, 0)], fill=1, width=10)
+    dr.ellipse([15, 10, 25, 20], fill=2, outline=2)
+    dr.ellipse([-5, 24, 5, 34], fill=1, outline=1)
+    np.testing.assert_array_equal(got, np.asarray(exp))
+    assert got[25, 10] == 0 and got[0, 5] == 1  # on the strip and the line
+    assert got[15, 20] == 2 and got[15, 24] == 2 and got[10, 10] == IGN
+    assert (got == 0).sum() > 400  # a strip, not a hairline
+
+
+def test_degenerate_line_shapes_are_reported(data, tmp_path):
+    _write(data, "a.json", [_shape("road", "linestrip", [[2, 2]]), _shape("car", "rectangle", [[1, 1], [5, 5]])],
+           "a.png", 40, 30)
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(data / "b.png")
+    _write(data, "b.json", [_shape("road", "line", [[0, 0], [5, 5], [9, 9]])], "b.png", 40, 30)
+    r = import_labelme(data, data, LS3, tmp_path / "out")
+    assert r.written == ["a"] and any("fewer than 2 points" in n and "a.json" in n for n in r.notes)
+    assert "line" in r.skipped["b.json"] and "needs 2 points, has 3" in r.skipped["b.json"]
+    assert (read_label_png(tmp_path / "out" / "a.png") == 1).sum() == 25
 
 
 def test_exif_rotated_image_gives_oriented_mask(tmp_path):

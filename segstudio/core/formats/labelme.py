@@ -1,12 +1,13 @@
 """Importing labelme JSON annotations as label PNGs, following labelme's own conventions.
 
 Shapes: polygon, rectangle, oriented_rectangle (its 4 corners), circle
-(centre + a point on the rim) and mask (a base64 PNG of the region whose
-top-left corner is the first point), drawn with Pillow the way labelme's own
-`shape_to_mask` draws them (outline included). line, linestrip and point
-shapes carry no area; they are not drawn, and the summary counts them.
-Polygons with fewer than 3 points are not drawn either; the summary names
-their files.
+(centre + a point on the rim), mask (a base64 PNG of the region whose
+top-left corner is the first point), line, linestrip and point, drawn with
+Pillow the way labelme's own `shape_to_mask` draws them (outline included):
+lines and line strips 10 px wide (LINE_WIDTH), a point as a disc of radius
+5 px (POINT_RADIUS). Other shape types are not drawn and the summary counts
+them. Polygons with fewer than 3 points and line strips with fewer than 2 are
+not drawn either; the summary names their files.
 
 Overlap rule: shapes are painted in the order they appear in the file, so
 where two overlap the LATER shape wins (labelme's converter does the same).
@@ -59,8 +60,8 @@ BACKGROUND_LABEL = "_background_"
 IGNORE_LABEL = "__ignore__"
 BACKGROUND_CLASS_NAMES = ("background", "_background_", "__background__", "bg")
 MAX_COORD = 1e7  # px; anything farther is a corrupt file, not an annotation
-AREA_SHAPES = ("polygon", "rectangle", "oriented_rectangle", "circle", "mask")
-NO_AREA_SHAPES = ("line", "linestrip", "point", "points")
+LINE_WIDTH = 10  # px, labelme's shape_to_mask default for line and linestrip
+POINT_RADIUS = 5  # px, labelme's shape_to_mask default for point
 
 
 @dataclass
@@ -170,8 +171,26 @@ def _draw_shape(canvas: Image.Image, draw: ImageDraw.ImageDraw, shape: dict, idx
         m = _decode_mask(shape["mask"], source)
         x1, y1 = int(pts[0][0]), int(pts[0][1])
         canvas.paste(idx, (x1, y1, x1 + m.width, y1 + m.height), mask=m)
+    elif kind in ("line", "linestrip", "point"):
+        _draw_thin(draw, kind, pts, idx, shape, source, notes)
     else:
-        _count(notes, f"{kind} shape(s) (no area)")
+        _count(notes, f"{kind} shape(s) (not a labelme area shape)")
+
+
+def _draw_thin(draw: ImageDraw.ImageDraw, kind: str, pts: list, idx: int, shape: dict, source: Path,
+               notes: dict[str, int] | None) -> None:
+    """Lines, line strips and points, given an area as labelme's converter gives them."""
+    if kind == "point":
+        _need(kind, pts, 1, shape, source)
+        (cx, cy), r = pts[0], POINT_RADIUS
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=idx, outline=idx)
+        return
+    if kind == "line":
+        _need(kind, pts, 2, shape, source)
+    elif len(pts) < 2:
+        _count(notes, f"line strip(s) with fewer than 2 points ({source.name})")
+        return
+    draw.line(pts, fill=idx, width=LINE_WIDTH)
 
 
 def rasterise_shapes(shapes: list[tuple[dict, int]], size: tuple[int, int], fill: int, source: Path,
