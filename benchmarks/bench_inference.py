@@ -424,7 +424,7 @@ def main() -> int:
           f"GPU: {info['gpu_name'] or 'none (GPU section skipped)'}", flush=True)
     out = {"benchmark": "inference", **info, "iters": args.iters}
     if args.only in (None, "shipped"):
-        out["shipped_cpu"] = shipped_section(args.shipped_n)
+        out["shipped_cpu"] = shipped_section(args.shipped_n) if args.shipped_n else []
         out["predict_all"] = predict_all_section(args.predict_all) if args.predict_all else {"skipped": "0"}
     if args.only in (None, "archs"):
         out["results"] = archs_section(args)

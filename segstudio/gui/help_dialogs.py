@@ -140,3 +140,14 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addWidget(buttons)
+
+
+def show_dialog(window: QWidget, dialog: QDialog) -> QDialog:
+    """Show a modeless help dialog, kept alive by the window until it is closed."""
+    previous = getattr(window, "_help_dialog", None)
+    if previous is not None:
+        previous.close()
+    window._help_dialog = dialog
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog

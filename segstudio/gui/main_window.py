@@ -30,7 +30,7 @@ from .ground_truth import GroundTruthController, gt_scores, status_text
 from .image_loader import Prefetcher
 from .session import Session
 from .prediction import PredictionController
-from .window_ui import build_ui
+from .window_ui import build_ui, restore_layout, save_layout
 
 
 def open_settings() -> QSettings:
@@ -68,9 +68,7 @@ class MainWindow(QMainWindow):
         self._update_undo_actions()
         self.resize(1280, 820)
         self.resizeDocks([self.images_dock, self.classes_dock], [210, 250], Qt.Orientation.Horizontal)
-        geo = self.settings.value("window/geometry")
-        if geo is not None:
-            self.restoreGeometry(geo)
+        restore_layout(self)  # geometry, docks, tool (window_ui)
         if scan_models:
             self.prediction.scan()
 
@@ -347,10 +345,7 @@ class MainWindow(QMainWindow):
             if ans != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        for key, value in (("window/geometry", self.saveGeometry()), ("view/opacity", self.opacity_slider.value()),
-                           ("tools/brush_size", self.size_spin.value()),
-                           ("predict/fill_only_unlabelled", self.act_fill_only.isChecked())):
-            self.settings.setValue(key, value)
+        save_layout(self)
         self.settings.sync()
         self.prefetcher.shutdown()
         self._closing = True

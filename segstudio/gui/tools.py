@@ -58,6 +58,17 @@ class ToolState:
         if not self.tool_actions[tool].isChecked():
             self.tool_actions[tool].setChecked(True)
 
+    def restore(self, settings) -> None:
+        """The tool of the last session (the brush if the remembered one is unknown)."""
+        try:
+            tool = Tool(settings.value("tools/tool", Tool.BRUSH.value, str))
+        except ValueError:
+            tool = Tool.BRUSH
+        self.set_tool(tool)
+
+    def save(self, settings) -> None:
+        settings.setValue("tools/tool", Tool(self.canvas.tool).value)
+
     def brush_step(self, direction: int) -> None:
         """Grow or shrink the brush by about 15 %."""
         v = self.size_spin.value()

@@ -18,6 +18,7 @@ from .file_list import FileList
 from .model_menu import ModelMenu
 from .safety import SafetyController
 from .status_bar import StatusBar
+from .help_dialogs import AboutDialog, ShortcutsDialog, show_dialog
 from .tools import ToolState
 
 
@@ -149,6 +150,9 @@ def build_actions(win) -> None:
     win.act_cancel = action(win, "Cancel Prediction", win.cancel_prediction)
     win.act_cancel.setEnabled(False)
     win.act_train = action(win, "Train on My Annotations…", win.open_train)
+    win.act_shortcuts = action(win, "&Keyboard Shortcuts…", lambda: show_dialog(win, ShortcutsDialog(win)),
+                               QKeySequence.StandardKey.HelpContents)
+    win.act_about = action(win, "&About segstudio…", lambda: show_dialog(win, AboutDialog(win)))
 
 def build_menus(win) -> None:
     mb = win.menuBar()
@@ -192,6 +196,9 @@ def build_menus(win) -> None:
     m.addAction(win.act_eval)
 
     win.model_menu = mb.addMenu("&Model")
+    m = mb.addMenu("&Help")
+    m.addAction(win.act_shortcuts)
+    m.addAction(win.act_about)
 
 def build_toolbar(win) -> None:
     tb = QToolBar("Tools", win)
@@ -227,3 +234,21 @@ def build_toolbar(win) -> None:
     tb.addAction(win.act_predict)
     win.model_combo_label = QLabel()
     tb.addWidget(win.model_combo_label)
+
+
+def restore_layout(win) -> None:
+    """Window geometry, docks and toolbar, and the tool, as the last session left them."""
+    for key, restore in (("window/geometry", win.restoreGeometry), ("window/state", win.restoreState)):
+        value = win.settings.value(key)
+        if value is not None:
+            restore(value)
+    win.tools.restore(win.settings)
+
+
+def save_layout(win) -> None:
+    """What restore_layout and the toolbar read back next time (brush size, opacity)."""
+    for key, value in (("window/geometry", win.saveGeometry()), ("window/state", win.saveState()),
+                       ("view/opacity", win.opacity_slider.value()), ("tools/brush_size", win.size_spin.value()),
+                       ("predict/fill_only_unlabelled", win.act_fill_only.isChecked())):
+        win.settings.setValue(key, value)
+    win.tools.save(win.settings)

@@ -4,7 +4,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from segstudio import paths
-from segstudio.gui.help_dialogs import AboutDialog, ShortcutsDialog, shortcut_rows
+from segstudio.gui.help_dialogs import AboutDialog, ShortcutsDialog, _plain, shortcut_rows
 
 
 def _window(qtbot):
@@ -60,3 +60,19 @@ def test_about_names_versions_device_and_model_folders(qtbot):
     for needle in ("segstudio", "Python", "PyTorch", "2.13", "PySide6", "Device", str(paths.user_models_dir()),
                    str(paths.shipped_models_dir())):
         assert needle in text
+
+
+def test_the_studio_help_menu_lists_every_action_with_a_shortcut(make_window, image_folder):
+    win = make_window(image_folder)
+    help_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
+    assert [a.text() for a in help_menu.actions()] == ["&Keyboard Shortcuts…", "&About segstudio…"]
+    win.act_shortcuts.trigger()
+    dialog = win._help_dialog
+    assert isinstance(dialog, ShortcutsDialog) and dialog.isVisible()
+    listed = set(dialog.visible_actions())
+    with_keys = {a for a in win.findChildren(QAction) if any(not k.isEmpty() for k in a.shortcuts())}
+    assert len(with_keys) >= 20 and len(listed) == len({_plain(a.text()) for a in with_keys})
+    for name in ("Undo", "Redo", "Brush", "Fill", "Predict This Image", "Next Image", "Keyboard Shortcuts"):
+        assert name in listed
+    win.act_about.trigger()
+    assert isinstance(win._help_dialog, AboutDialog) and not dialog.isVisible()
