@@ -145,7 +145,8 @@ class History:
     def changed_pixels(self) -> int:
         if self.old:
             return sum(self.doc.stack.command(i).diff.changed_pixels for i in range(self.doc.stack.count()))
-        return sum(step.diff.changed_pixels for step in self.doc.steps)
+        steps = self.doc.steps if hasattr(self.doc, "steps") else self.doc._steps  # 7581e89 had no .steps
+        return sum(step.diff.changed_pixels for step in steps)
 
     def undo_all(self) -> None:
         if self.old:
