@@ -56,7 +56,7 @@ class Predictor:
     def __init__(self, model: nn.Module, card: dict, device: str | torch.device = "auto",
                  tile_size: int = 1024, tile_overlap: int | None = None, batch_size: int | None = None,
                  precision: str = "auto", channels_last: bool | None = None, workers: int | None = None,
-                 on_message: Callable[[str], None] | None = None) -> None:
+                 on_message: Callable[[str], None] | None = None, scale: float | None = None) -> None:
         validate_card(card)
         self.card = card
         self.labelset = card_labelset(card)
@@ -84,11 +84,44 @@ class Predictor:
         # Models trained on downscaled images (e.g. on a CPU) see images resized by this
         # factor; their logits are scaled back to the image's own size.
         self.input_resize = self.transform.resize
+        if scale is not None and not 0 < scale <= 8:
+            raise ModelError(f"scale must be in (0, 8], got {scale}")
+        self.scale = scale  # None: the working scale the card asks for
+        short = (card.get("input") or {}).get("train_short_side")
+        self.train_short_side = int(short) if isinstance(short, (int, float)) and short > 0 else None
 
     @classmethod
-    def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto", **kwargs) -> Predictor:
+    def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto",
+                        backend: str | None = None, **kwargs) -> Predictor:
+        """`backend` None: $SEGSTUDIO_BACKEND, else auto (see use_backend)."""
         model, card = load_checkpoint(name_or_path, device="cpu")
-        return cls(model, card, device=device, **kwargs)
+        return cls(model, card, device=device, **kwargs).use_backend(backend)
+
+    def use_backend(self, backend: str | None = "auto") -> Predictor:
+        """Run float32 CPU inference on `backend`: auto, torch or onnxruntime (see nets.backends).
+
+        Only the CPU has a choice: on CUDA or MPS the model stays torch, and asking
+        for onnxruntime there is an error.
+        """
+        from .backends import BACKENDS, BackendSwitch
+
+        backend = backend or os.environ.get("SEGSTUDIO_BACKEND") or "auto"
+        if backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if isinstance(self.model, BackendSwitch):
+            self.model = self.model.model
+        if self._device.type != "cpu":
+            if backend == "onnxruntime":
+                raise ModelError(f"the onnxruntime backend runs on the CPU; this predictor uses {self.device}")
+            return self
+        if backend != "torch":
+            self.model = BackendSwitch(self.model, self.card, backend, on_message=self._message)
+        return self
+
+    @property
+    def backend(self) -> str:
+        """What runs the next CPU forward pass: 'onnxruntime' or 'torch'."""
+        return getattr(self.model, "active", "torch")
 
     # --- device and precision --------------------------------------------------------------
 
@@ -151,16 +184,30 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray, cancel: threading.Event | None = None,
-                progress: Progress | None = None, return_probs: bool = False):
-        """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image."""
+                progress: Progress | None = None, return_probs: bool = False, scale: float | None = None):
+        """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image,
+        predicted at the working scale (`working_factor`, or this call's `scale`) and brought back
+        to the image's size by upsampling the probabilities."""
         image = self._check_image(image)
-        if self.input_resize == 1.0:
-            return self._predict_native(image, cancel, progress, return_probs)
         h, w = image.shape[:2]
-        size = self.transform.scaled_size(w, h)
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if self.input_resize < 1 else cv2.INTER_LINEAR)
+        factor = self.working_factor(w, h) if scale is None else float(scale)
+        size = max(1, round(w * factor)), max(1, round(h * factor))
+        if size == (w, h):
+            return self._predict_native(image, cancel, progress, return_probs)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
         labels, probs = self._predict_native(small, cancel, progress, return_probs=True)
+        _check(cancel)
         return _resize_probs(probs, labels, h, w, return_probs)
+
+    def working_factor(self, width: int, height: int) -> float:
+        """The factor a width x height image is resized by before the network: `scale` if given,
+        else the one that brings its short side to the card's `input.train_short_side` (the scale
+        the model learned at), else the card's fixed `input.resize`."""
+        if self.scale is not None:
+            return float(self.scale)
+        if self.train_short_side:
+            return self.train_short_side / max(1, min(width, height))
+        return self.input_resize
 
     def _predict_native(self, image, cancel, progress, return_probs):
         h, w = image.shape[:2]
@@ -233,8 +280,9 @@ class Predictor:
     def predict_batch(self, images: list[np.ndarray], cancel: threading.Event | None = None) -> list[np.ndarray]:
         """Labels for same-size images in one forward pass (falls back to one by one on OOM)."""
         images = [self._check_image(im) for im in images]
-        if (len({im.shape for im in images}) > 1 or max(images[0].shape[:2]) > self.tile_size
-                or self.input_resize != 1.0):
+        h, w = images[0].shape[:2]
+        if (len({im.shape for im in images}) > 1 or max(h, w) > self.tile_size
+                or abs(self.working_factor(w, h) - 1.0) > 1e-6):
             return [self.predict(im, cancel=cancel) for im in images]
         _check(cancel)
         try:
@@ -317,11 +365,24 @@ def _resize_probs(probs: np.ndarray, labels: np.ndarray, h: int, w: int, return_
     """Labels (and probabilities) at h x w from a prediction made on a resized image."""
     k = probs.shape[0]
     if not return_probs and k * h * w > _MAX_UPSAMPLED_VALUES:
-        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        return _upsampled_argmax(probs, h, w)
     up = torch.nn.functional.interpolate(torch.from_numpy(probs)[None], size=(h, w), mode="bilinear",
                                          align_corners=False)[0]
     out = up.argmax(0).to(torch.uint8).numpy()
     return (out, up.numpy()) if return_probs else out
+
+
+def _upsampled_argmax(probs: np.ndarray, h: int, w: int) -> np.ndarray:
+    """argmax over classes of the bilinearly upsampled probabilities, one class at a time
+    (memory: two h x w float32 planes and the labels, not K planes)."""
+    best = cv2.resize(np.ascontiguousarray(probs[0]), (w, h), interpolation=cv2.INTER_LINEAR)
+    labels = np.zeros((h, w), np.uint8)
+    for c in range(1, probs.shape[0]):
+        plane = cv2.resize(np.ascontiguousarray(probs[c]), (w, h), interpolation=cv2.INTER_LINEAR)
+        better = plane > best
+        labels[better] = c
+        np.maximum(best, plane, out=best)
+    return labels
 
 
 def _check(cancel: threading.Event | None) -> None:

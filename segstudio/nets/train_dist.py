@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .device import pick_device
+
 
 @dataclass
 class DistContext:
@@ -56,19 +58,6 @@ class DistContext:
 
 def under_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")) and int(os.environ["WORLD_SIZE"]) > 1
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            from segstudio.core.errors import SegstudioError
-            raise SegstudioError(f"device {name!r} asked for, but CUDA is not available here")
-        if dev.index is None:
-            dev = torch.device(f"cuda:{local_rank}")
-    return dev
 
 
 def setup(device: str = "auto") -> DistContext:

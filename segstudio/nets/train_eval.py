@@ -12,6 +12,7 @@ from torch import nn
 from segstudio.core.metrics import confusion_for, scores_from_matrix
 
 from .augment import IGNORE
+from .card import InputTransform
 from .train_report import bn_layers
 
 FIGURES = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
@@ -25,19 +26,12 @@ def autocast(ctx, amp: bool):
 
 
 def make_normaliser(card: dict, device: torch.device, channels_last: bool = False):
-    """uint8 N,3,H,W batch -> the float input the card's network expects, on `device`."""
-    inp = card.get("input") or {}
-    bgr = str(inp.get("channel_order", "RGB")).upper() == "BGR"
-    scale = float(inp.get("scale", 1.0))
-    mean = torch.tensor(inp.get("mean", [0.0, 0.0, 0.0]), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(inp.get("std", [1.0, 1.0, 1.0]), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    mul, add = scale / std, -mean / std  # one fused multiply-add per pixel
+    """uint8 N,3,H,W batch -> the float input the card's network expects (`card.InputTransform`),
+    on `device`, in NHWC memory when `channels_last`."""
+    transform = InputTransform.from_card(card)
 
     def norm(x: torch.Tensor) -> torch.Tensor:
-        x = x.to(device, non_blocking=True).float()
-        if bgr:
-            x = x.flip(1)
-        x = torch.addcmul(add, x, mul)
+        x = transform(x.to(device, non_blocking=True))
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
     return norm

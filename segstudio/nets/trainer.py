@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from segstudio.core.atomic import atomic_write_text
+from segstudio.core.output_guard import refuse_input_folder
 
 from . import train_dist, train_eval, train_setup
 from .data import find_data
@@ -151,6 +152,8 @@ class Trainer(CheckpointMixin):
         if not cfg.out:
             raise ConfigError("no output folder: give --out DIR")
         self.out = Path(cfg.out)
+        inputs = [p for p in (cfg.images, cfg.masks, cfg.val_images, cfg.val_masks, cfg.data) if p]
+        refuse_input_folder(self.out, inputs, "training output folder")
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         self.labelset = self._labelset()

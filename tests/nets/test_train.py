@@ -252,3 +252,12 @@ def test_input_resize_in_the_card_follows_the_training_size(small, tmp_path):
     assert "resize" not in read_card(r.best_path)["input"]
     r = train(config(small, tmp_path / "c", epochs=1, scale=0.75))
     assert read_card(r.best_path)["input"]["resize"] == 0.75
+
+
+def test_output_folder_that_is_an_input_folder_is_refused(small, tmp_path):
+    from segstudio.core.errors import SegstudioError
+
+    before = sorted(p.name for p in (small / "images").iterdir())
+    with pytest.raises(SegstudioError, match="training output folder.*is the input folder"):
+        train(config(small, small / "images", epochs=1))
+    assert sorted(p.name for p in (small / "images").iterdir()) == before  # nothing written there
