@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import io
 import json
 import logging
 import os
@@ -61,12 +60,15 @@ def _need(module: str):
 
 @contextlib.contextmanager
 def _quiet():
-    """The exporter reports progress and harmless warnings on stdout, stderr and logging."""
-    sink = io.StringIO()
+    """The exporter's harmless warnings go to logging and the warnings module: silence those.
+
+    (Not sys.stdout/stderr: swapping them is process-wide, and exports also run on a
+    background thread while the CLI prints its summary.)
+    """
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
