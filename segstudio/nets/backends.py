@@ -119,6 +119,7 @@ class BackendSwitch(nn.Module):
             raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         super().__init__()
         self.model = model
+        self.train(model.training)  # a wrapper of an eval-mode model is in eval mode too
         for attr in ("arch", "width", "arch_options", "num_classes", "output_stride", "tile_overlap"):
             if hasattr(model, attr):
                 setattr(self, attr, getattr(model, attr))
