@@ -160,10 +160,15 @@ class BackendSwitch(nn.Module):
         if self._ready.is_set() or self._calls < 0:
             return
         self._calls = -1  # started
-        if self._background:
-            threading.Thread(target=self._prepare, daemon=True, name="segstudio-onnx-prepare").start()
-        else:
+        if not self._background:
             self._prepare()
+            return
+        if self._on_message is not None:
+            self._on_message("preparing onnxruntime for this model in the background (a one-off ONNX export, "
+                             "cached for later runs)")
+        # Not a daemon: the interpreter waits for it at exit. Killing it inside the exporter's
+        # C++ aborts the process ('terminate called without an active exception').
+        threading.Thread(target=self._prepare, name="segstudio-onnx-prepare").start()
 
     def _prepare(self) -> None:
         try:
