@@ -51,6 +51,16 @@ class AssistOverlay(QWidget):
         canvas.installEventFilter(self)
         canvas.zoomChanged.connect(lambda _s: self.update())
         self.raise_()
+        self.hide()
+
+    def update(self, *args) -> None:
+        # Hidden while it has nothing to draw: a visible child would be repainted (and cost a
+        # QPainter) on every brush stroke of the canvas under it.
+        wanted = (any(v is not None for v in (self.preview, self.boundaries, self.heat, self.box))
+                  or bool(self.strokes))
+        if wanted == self.isHidden():
+            self.setVisible(wanted)
+        super().update(*args)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.canvas and event.type() == QEvent.Type.Resize:
