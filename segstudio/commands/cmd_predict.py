@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
                    help="CPU inference: auto (default; $SEGSTUDIO_BACKEND overrides it) = onnxruntime when it is "
                         "installed and its labels match torch's, measured faster; the model's ONNX export is "
                         "cached per weights")
+    p.add_argument("--scale", type=float, default=None,
+                   help="resize images by this factor before the network (1.0 = native size); default: the "
+                        "scale the model was trained at (the card's input.train_short_side)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -139,7 +142,7 @@ def load_predictor(args):
     return Predictor.from_checkpoint(
         model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
         batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=_message,
-        backend=args.backend)
+        backend=args.backend, scale=getattr(args, "scale", None))
 
 
 def run(args) -> int:

@@ -138,3 +138,22 @@ def test_predict_without_model_uses_the_default_model(tmp_path, home, capsys):
     assert main(["predict", "--out", str(tmp_path / "out"), str(src)]) == 0
     assert "model segnet-basic-camvid" in capsys.readouterr().err
     assert read_label_png(tmp_path / "out" / "one.png").shape == (30, 40)
+
+
+def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, monkeypatch):
+    """--scale F resizes every image by F before the network; a bad factor is an error, not a crash."""
+    src = tmp_path / "images"
+    src.mkdir()
+    _img(src / "a.png", 64, 48)
+    seen = []
+    real = Predictor.working_factor
+    monkeypatch.setattr(Predictor, "working_factor",
+                        lambda self, w, h: seen.append(real(self, w, h)) or seen[-1])
+    assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m"), "--quiet",
+                 "--scale", "0.5", str(src)]) == 0
+    assert seen and set(seen) == {0.5}
+    assert read_label_png(tmp_path / "m" / "a.png").shape == (48, 64)
+    assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m2"), "--quiet",
+                 "--scale", "0", str(src)]) == 2
+    assert "scale must be in (0, 8]" in capsys.readouterr().err
+    assert not (tmp_path / "m2" / "a.png").exists()
