@@ -1,6 +1,6 @@
 """The segmentation loss: class-weighted cross-entropy over the valid pixels.
 
-Two normalisations of the weighted sum (DESIGN.md §6):
+Two normalisations of the weighted sum (docs/design.md §6):
 - "valid" (Caffe's SoftmaxWithLoss, as SegNet trained): sum over valid pixels of
   w[y] * -log p(y), divided by the number of valid pixels;
 - "mean" (PyTorch's weighted mean): the same sum divided by the sum of w[y].

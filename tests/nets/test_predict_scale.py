@@ -14,7 +14,7 @@ from segstudio.core.imageio import load_image
 from segstudio.nets.card import make_card
 from segstudio.nets.checkpoint import load_checkpoint
 from segstudio.nets.predictor import Predictor, _resize_probs
-from segstudio.nets.train_synthetic import SHAPES_LABELSET
+from ..shapes_data import SHAPES_LABELSET
 from segstudio.paths import DATA_DIR
 
 

@@ -8,7 +8,7 @@ import pytest
 from segstudio.nets.data import DataError, find_data, hold_out_sequences, sequence_of, tempered_weights
 from segstudio.nets.train_checkpoints import portable_recipe
 from segstudio.nets.train_config import TrainConfig
-from segstudio.nets.train_synthetic import write_shapes_dataset
+from ..shapes_data import write_shapes_dataset
 
 
 def camvid_like(tmp_path, name="camvid"):
@@ -84,7 +84,7 @@ def test_config_accepts_sequences_as_text_and_portable_recipe_drops_paths():
 
 def test_training_with_held_out_sequences_reports_both_splits_in_a_portable_card(tmp_path):
     from segstudio.nets.checkpoint import read_card
-    from segstudio.nets.train_synthetic import SHAPES_LABELSET
+    from ..shapes_data import SHAPES_LABELSET
     from segstudio.nets.trainer import train
 
     root = camvid_like(tmp_path)

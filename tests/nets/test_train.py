@@ -15,7 +15,7 @@ from segstudio.nets.checkpoint import load_checkpoint, read_card
 from segstudio.nets.train_config import ConfigError, TrainConfig, load_recipe
 from segstudio.nets.train_loss import segmentation_loss
 from segstudio.nets.train_optim import lr_at
-from segstudio.nets.train_synthetic import SHAPES_LABELSET, write_shapes_dataset
+from ..shapes_data import SHAPES_LABELSET, write_shapes_dataset
 from segstudio.nets.train_checkpoints import resume_recipe
 from segstudio.nets.trainer import Trainer, train
 
