@@ -14,6 +14,8 @@ from segstudio.core import atomic
 from segstudio.core.imageio import read_label_png
 from segstudio.core.project import PROJECT_FILE, ImageState, Project, ProjectError
 
+from ..full_disk import FullDisk
+
 
 def _images(folder, n=3, ext="jpg"):
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,22 +79,6 @@ def test_full_disk_during_save_keeps_the_old_file_whole_and_retry_succeeds(tmp_p
     img = p.images[0]
     p.save_mask(img, np.full((12, 16), 1, np.uint8))
     before = p.mask_path(img).read_bytes()
-
-    class FullDisk:
-        """A file that takes half of what is written, then reports a full disk."""
-
-        def __init__(self, f):
-            self.f = f
-
-        def write(self, data):
-            self.f.write(data[: len(data) // 2])
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
 
     monkeypatch.setattr(atomic, "open", lambda path, mode, **kw: FullDisk(open(path, mode, **kw)), raising=False)
     retry = SaveRetry()

@@ -4,7 +4,6 @@ A full disk during autosave, a mask rewritten by another program, a folder
 held by another studio, an image deleted while open, a damaged project file.
 """
 
-import errno
 import json
 import socket
 import subprocess
@@ -19,6 +18,8 @@ from segstudio.core import atomic
 from segstudio.core.imageio import read_label_png, write_label_png
 from segstudio.core.labels import preset
 
+from ..full_disk import FullDisk
+
 CAMVID = preset("camvid")
 
 
@@ -26,23 +27,6 @@ def _paint(qtbot, c, x0, y0, x1, y1):
     qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=c.to_widget(x0, y0).toPoint())
     qtbot.mouseMove(c, c.to_widget(x1, y1).toPoint())
     qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=c.to_widget(x1, y1).toPoint())
-
-
-class _FullDisk:
-    """A file that takes half of what is written, then reports a full disk."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def write(self, data):
-        self.f.write(data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
 
 
 def test_full_disk_during_autosave_warns_keeps_edits_and_retries(make_window, image_folder, qtbot, monkeypatch):
@@ -56,7 +40,7 @@ def test_full_disk_during_autosave_warns_keeps_edits_and_retries(make_window, im
     before = mask.read_bytes()
     _paint(qtbot, c, 5, 40, 60, 40)
     edited = c.labels.copy()
-    monkeypatch.setattr(atomic, "open", lambda p, m, **kw: _FullDisk(open(p, m, **kw)), raising=False)
+    monkeypatch.setattr(atomic, "open", lambda p, m, **kw: FullDisk(open(p, m, **kw)), raising=False)
     win.autosave()
     s = win.safety
     assert s.bar.isVisible() and s.save_label.isVisible() and s.retry_button.isVisible()
