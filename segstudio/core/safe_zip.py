@@ -16,7 +16,7 @@ import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .pathsafety import UnsafePathError, check_member_name
 
@@ -40,8 +40,10 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
 
 
-def check_members(zf: zipfile.ZipFile, source: str | Path, limits: ZipLimits = ZipLimits()) -> list[zipfile.ZipInfo]:
-    """The archive's file members, after refusing anything unsafe; nothing is extracted."""
+def check_members(zf: zipfile.ZipFile, source: str | Path,
+                  limits: ZipLimits = ZipLimits()) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """The archive's file members with their checked relative paths, after refusing anything unsafe;
+    nothing is extracted."""
     infos = zf.infolist()
     if len(infos) > limits.max_members:
         raise UnsafeArchiveError(f"{source}: {len(infos):,} members, more than the {limits.max_members:,} accepted")
@@ -49,7 +51,7 @@ def check_members(zf: zipfile.ZipFile, source: str | Path, limits: ZipLimits = Z
     files = []
     for info in infos:
         try:
-            check_member_name(info.filename, source)
+            rel = check_member_name(info.filename, source)
         except UnsafePathError as e:
             raise UnsafeArchiveError(str(e)) from None
         if _is_symlink(info):
@@ -66,7 +68,7 @@ def check_members(zf: zipfile.ZipFile, source: str | Path, limits: ZipLimits = Z
         if total > limits.max_total:
             raise UnsafeArchiveError(f"{source}: members inflate to more than {limits.max_total:,} bytes in all; "
                                      "refused as a zip bomb")
-        files.append(info)
+        files.append((info, rel))
     return files
 
 
@@ -98,8 +100,7 @@ def extract_zip(path: str | Path, dest: str | Path, limits: ZipLimits = ZipLimit
             files = check_members(zf, path, limits)
             budget = limits.max_total
             try:
-                for info in files:
-                    rel = check_member_name(info.filename, path)
+                for info, rel in files:
                     target = dest.joinpath(*rel.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     budget -= _copy_bounded(zf, info, target, budget, path)
