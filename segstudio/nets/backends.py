@@ -151,9 +151,10 @@ class BackendSwitch(nn.Module):
     def _report(self, error: BaseException) -> None:
         text = (f"onnxruntime not used for {self._card.get('name') or self._card['arch']}: {error}; "
                 "predicting with torch")
-        log.warning(text)
-        if self._on_message is not None:
+        if self._on_message is not None:  # the predictor shows (or logs) it
             self._on_message(text)
+        else:
+            log.warning(text)
 
     def prepare(self) -> None:
         """Start preparing onnxruntime now (auto does it by itself from the PREPARE_AFTER-th image)."""

@@ -147,9 +147,10 @@ class Predictor:
 
     def _message(self, text: str) -> None:
         self.messages.append(text)
-        log.warning(text)
-        if self.on_message is not None:
+        if self.on_message is not None:  # the caller shows it; logging it too would print it twice on stderr
             self.on_message(text)
+        else:
+            log.warning(text)
 
     # --- the network -----------------------------------------------------------------------
 
