@@ -3,9 +3,7 @@
 Models trained on downscaled images (model card `input.resize` < 1, e.g. the
 shipped CamVid models at 0.5) predict whole images at that reduced scale, so
 small objects lose detail. For a box the user drags, the crop (plus a margin of
-context) is predicted at scale 1.0 (or, with a predictor that has no per-call
-scale, upscaled by 1 / resize so that its own downscaling brings it back): the
-network sees the box's pixels one to one. Measured with the shipped
+context) is predicted at scale 1.0: the network sees the box's pixels one to one. Measured with the shipped
 SegNet-Basic (trained at half scale) on CamVid val boxes of 120 px, this is
 worse than the whole-image prediction (pixel accuracy 0.646 vs 0.756): it helps
 models trained at full scale, or images predicted well below their resolution. Returns labels for the box only; the caller replaces the
@@ -14,7 +12,6 @@ labels inside the box as one edit. No Qt here.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from segstudio.core.jobs import CancelFn, check_cancel
@@ -46,13 +43,4 @@ def predict_box(predictor, image: np.ndarray, box: BBox, context: int = CONTEXT,
     cx0, cy0, cx1, cy1 = context_crop((x0, y0, x1, y1), (h, w), context)
     crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
     check_cancel(cancelled)
-    if hasattr(predictor, "working_factor"):  # the predictor takes a per-call scale: 1.0 is full resolution
-        return predictor.predict(crop, scale=1.0)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-    resize = float(getattr(predictor, "input_resize", 1.0) or 1.0)
-    if resize != 1.0:
-        up = (max(1, round(crop.shape[1] / resize)), max(1, round(crop.shape[0] / resize)))
-        labels = predictor.predict(cv2.resize(crop, up, interpolation=cv2.INTER_LINEAR))
-        labels = cv2.resize(labels, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST)
-    else:
-        labels = predictor.predict(crop)
-    return labels[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    return predictor.predict(crop, scale=1.0)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]  # 1.0: full resolution
