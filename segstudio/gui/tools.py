@@ -67,7 +67,10 @@ class ToolState:
         self.set_tool(tool)
 
     def save(self, settings) -> None:
-        settings.setValue("tools/tool", Tool(self.canvas.tool).value)
+        """The checked tool; none is checked while an assisted tool holds the group (the canvas is then on Fill)."""
+        for tool, action in self.tool_actions.items():
+            if action.isChecked():
+                settings.setValue("tools/tool", tool.value)
 
     def brush_step(self, direction: int) -> None:
         """Grow or shrink the brush by about 15 %."""

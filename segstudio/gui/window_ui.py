@@ -243,6 +243,9 @@ def restore_layout(win) -> None:
         if value is not None:
             restore(value)
     win.tools.restore(win.settings)
+    assisted = win.settings.value("tools/assist", "", str)
+    if assisted in win.assist.actions:
+        win.assist.actions[assisted].trigger()
 
 
 def save_layout(win) -> None:
@@ -252,3 +255,4 @@ def save_layout(win) -> None:
                        ("predict/fill_only_unlabelled", win.act_fill_only.isChecked())):
         win.settings.setValue(key, value)
     win.tools.save(win.settings)
+    win.settings.setValue("tools/assist", win.assist.active.name if win.assist.active is not None else "")

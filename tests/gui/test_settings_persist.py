@@ -37,3 +37,19 @@ def test_an_unknown_remembered_tool_falls_back_to_the_brush(make_window, image_f
     studio_settings.setValue("tools/tool", "laser")
     win = make_window(image_folder)
     assert win.canvas.tool == Tool.BRUSH and win.tool_actions[Tool.BRUSH].isChecked()
+
+
+def test_a_restart_brings_back_the_assisted_tool_not_fill(make_window, image_folder, qtbot):
+    win = make_window(image_folder)
+    win.assist.actions["wand"].trigger()
+    assert win.assist.active is not None and win.canvas.tool == Tool.FILL
+    assert win.close()
+
+    from segstudio.gui.main_window import MainWindow
+
+    again = MainWindow(settings=win.settings, autosave_ms=60, scan_models=False)
+    qtbot.addWidget(again)
+    assert again.assist.active is not None and again.assist.active.name == "wand"
+    assert again.assist.actions["wand"].isChecked()
+    assert not again.tool_actions[Tool.FILL].isChecked()
+    assert again.close()
