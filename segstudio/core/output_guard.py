@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import SegstudioError
+from .pathsafety import is_within
 
 
 class OutputConflictError(SegstudioError):
@@ -32,10 +33,6 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def refuse_inputs(targets: Iterable[str | Path], inputs: Iterable[str | Path], what: str = "output") -> None:
@@ -78,7 +75,7 @@ def refuse_replacing_tree(out_dir: str | Path, protected: Iterable[str | Path], 
     r = real(out_dir)
     for p in protected:
         rp = real(p)
-        if _within(rp, r):
+        if is_within(rp, r):
             raise OutputConflictError(f"{what} {out_dir} holds the input {p}; replacing it would delete the "
                                       "inputs; choose another folder")
 

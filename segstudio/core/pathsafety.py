@@ -23,7 +23,8 @@ class UnsafePathError(SegstudioError):
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _is_within(path: Path, root: Path) -> bool:
+def is_within(path: Path, root: Path) -> bool:
+    """True if `path` is `root` or lies below it (compared as given: resolve both first)."""
     try:
         path.relative_to(root)
         return True
@@ -50,7 +51,7 @@ def safe_join(base: str | Path, relative: str, *, allowed: list[str | Path] | No
     base = Path(base)
     candidate = (base / PurePosixPath(norm)).resolve()
     roots = [Path(r).resolve() for r in (allowed if allowed is not None else [base])]
-    if not any(_is_within(candidate, r) for r in roots):
+    if not any(is_within(candidate, r) for r in roots):
         inside = " or ".join(str(r) for r in roots)
         raise UnsafePathError(f"{where}{what} {relative!r} points outside the data folder ({inside}); refused")
     return candidate
