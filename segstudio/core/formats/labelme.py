@@ -225,12 +225,11 @@ class _LabelmeMapper:
 
     def __init__(self, labelset: LabelSet, mapping: dict[str, str] | None, bg: int):
         self.mapper = ClassMapper(labelset, mapping)
-        self.explicit = dict(mapping or {})
         self.labelset, self.bg = labelset, bg
 
     def index(self, name: str) -> int | None:
         m = self.mapper
-        if name not in self.explicit and name in (BACKGROUND_LABEL, IGNORE_LABEL):
+        if name not in m.mapping and name in (BACKGROUND_LABEL, IGNORE_LABEL):
             if name == IGNORE_LABEL or self.bg == self.labelset.ignore_index:
                 m.to_unlabelled[name] = m.to_unlabelled.get(name, 0) + 1
                 return self.labelset.ignore_index
