@@ -35,3 +35,23 @@ def test_v_marks_reviewed_and_queue_orders_least_confident_first(make_window, tm
     review.state_combo.setCurrentIndex(idx)
     assert [p.name for p in win.file_list.visible_paths()] == ["im1.png"]
     assert "1 reviewed" in win.file_list.summary.text()
+
+
+def test_changing_the_state_filter_keeps_the_order_without_rereading_confidences(make_window, tmp_path,
+                                                                                   monkeypatch):
+    images = make_folder(tmp_path / "images", n=3)
+    masks = images / "SegmentationClass"
+    for i, mean in enumerate((200, 40, 120)):
+        write_label_png(masks / f"im{i}.png", np.full((64, 96), 3, np.uint8), preset("camvid"))
+        save_confidence(masks, f"im{i}", np.full((64, 96), mean, np.uint8))
+    win = make_window(images)
+    review = win.assist.review
+    review.order_combo.setCurrentIndex(1)
+    import segstudio.gui.assist.review as review_module
+
+    reads = []
+    monkeypatch.setattr(review_module, "mean_confidence", lambda *a: reads.append(a))
+    review.state_combo.setCurrentIndex(review.state_combo.findData("saved"))
+    review.state_combo.setCurrentIndex(0)
+    assert reads == []
+    assert [p.name for p in win.file_list.visible_paths()] == ["im1.png", "im2.png", "im0.png"]

@@ -32,7 +32,7 @@ class ReviewQueue(QObject):
         for s in ImageState:
             self.state_combo.addItem(s.value, s.value)
         self.state_combo.setToolTip("Show only images in this state")
-        self.state_combo.currentIndexChanged.connect(self.apply)
+        self.state_combo.currentIndexChanged.connect(self.apply_filter)
         self.order_combo = QComboBox()
         self.order_combo.addItems(ORDERS)
         self.order_combo.setToolTip("Order of the file list (A / D follow it)")
@@ -47,10 +47,14 @@ class ReviewQueue(QObject):
     def actions(self) -> list[QAction]:
         return [self.act_reviewed]
 
-    def apply(self) -> None:
-        fl, project = self.win.file_list, self.win.project
+    def apply_filter(self) -> None:
         state = self.state_combo.currentData()
-        fl.set_state_filter(None if state is None else {ImageState(state)})
+        self.win.file_list.set_state_filter(None if state is None else {ImageState(state)})
+
+    def apply(self) -> None:
+        """Filter, and sort (reading every saved confidence map when sorting by confidence)."""
+        fl, project = self.win.file_list, self.win.project
+        self.apply_filter()
         if project is None:
             return
         if self.order_combo.currentIndex() == 1:
