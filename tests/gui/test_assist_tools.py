@@ -247,3 +247,16 @@ def test_superpixels_wait_for_the_first_assisted_tool(make_window, tmp_path, qtb
     qtbot.keyClick(win.canvas, Qt.Key.Key_D)  # next image: computed without pressing S again
     qtbot.waitUntil(lambda: win.assist.data.key not in (None, first)
                     and win.assist.superpixels() is not None, timeout=20000)
+
+
+def test_wand_reselects_only_when_a_move_changes_the_tolerance(studio, qtbot, monkeypatch):
+    win, _disc = studio
+    c, ctl = win.canvas, win.assist
+    qtbot.keyClick(win, Qt.Key.Key_W)
+    wand = ctl.wand()
+    calls = []
+    real = wand.select
+    monkeypatch.setattr(wand, "select", lambda *a: calls.append(a) or real(*a))
+    drag(qtbot, c, [(10.5, 10.5), (10.5, 20.5), (10.5, 30.5)])  # straight down: tolerance unchanged
+    assert len(calls) == 1  # the press
+    assert win.current.history_length == 1

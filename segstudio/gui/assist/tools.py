@@ -93,11 +93,13 @@ class SuperpixelTool(AssistTool):
         sp = self.ctl.superpixels()
         if sp is None or self.last is None:
             return
+        before = len(self.ids)
         for s in sp.segments_along(self.level, [self.last, (x, y)]):
             if s not in self.ids:
                 self.ids.append(s)
         self.last = (x, y)
-        self._preview()
+        if len(self.ids) != before:  # within the same segments the preview stands
+            self._preview()
 
     def _preview(self) -> None:
         res = self.ctl.superpixels().mask(self.level, self.ids) if self.ids else None
@@ -148,8 +150,10 @@ class WandTool(AssistTool):
         if self.seed is None:
             return
         # Dragging sideways: 1 Lab unit of tolerance per 3 screen pixels.
+        before = self.ctl.tolerance()
         self.ctl.set_tolerance(max(0.0, self.base + (self.ctl.widget_x - self.press_x) / 3.0))
-        self._preview()
+        if self.ctl.tolerance() != before:  # an up/down move leaves the region as it is
+            self._preview()
 
     def tolerance_changed(self) -> None:
         if self.region is not None and self.seed is not None:
