@@ -28,12 +28,10 @@ class Shard:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Shard:
-        env = os.environ if env is None else env
-        world = int(env.get("WORLD_SIZE", "1") or 1)
-        if world <= 1:
-            return cls()
-        local_world = int(env.get("LOCAL_WORLD_SIZE", "") or world)
-        return cls(int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0")), local_world)
+        from segstudio.nets.device import torchrun_place
+
+        place = torchrun_place(env)
+        return cls() if place is None else cls(*place)
 
     @property
     def distributed(self) -> bool:

@@ -8,6 +8,9 @@ rather than a silent fallback.
 
 from __future__ import annotations
 
+import os
+from typing import Mapping
+
 import torch
 
 from .errors import ModelError
@@ -47,3 +50,14 @@ def pick_device(name: str | torch.device = "auto", local_rank: int = 0) -> torch
     if dev.type == "cpu":
         return dev
     raise ModelError(f"unsupported device {str(name)!r}; use {DEVICE_CHOICES}")
+
+
+def torchrun_place(env: Mapping[str, str] | None = None) -> tuple[int, int, int, int] | None:
+    """(rank, world size, local rank, local world size) when torchrun started this process
+    as one of several; None for a single process. Read from `env` (default: os.environ)."""
+    env = os.environ if env is None else env
+    world = int(env.get("WORLD_SIZE", "1") or 1)
+    if world <= 1 or "RANK" not in env:
+        return None
+    local_world = int(env.get("LOCAL_WORLD_SIZE", "") or world)
+    return int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0") or 0), local_world

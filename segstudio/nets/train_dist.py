@@ -8,13 +8,12 @@ the world has one process.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from .device import pick_device
+from .device import pick_device, torchrun_place
 
 
 @dataclass
@@ -56,15 +55,12 @@ class DistContext:
             self.initialised = False
 
 
-def under_torchrun() -> bool:
-    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")) and int(os.environ["WORLD_SIZE"]) > 1
-
-
 def setup(device: str = "auto") -> DistContext:
     """The process's place in the run; joins the process group under torchrun."""
-    if not under_torchrun():
+    place = torchrun_place()
+    if place is None:
         return DistContext(device=pick_device(device))
-    rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
+    rank, world, local, _ = place
     dev = pick_device(device, local)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
