@@ -15,13 +15,15 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from ..overlay import indexed_image
+
 BOUNDARY_COLOR = QColor(255, 255, 0, 150)
 
 
 def indexed(arr: np.ndarray, table: list[int]) -> QImage:
+    """`indexed_image` over `arr` (made C-contiguous uint8 if it is not), which the image keeps alive."""
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    img = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], QImage.Format.Format_Indexed8)
-    img.setColorTable(table)
+    img = indexed_image(arr, table)
     img._keep = arr  # the QImage points into arr
     return img
 
