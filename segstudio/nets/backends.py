@@ -93,21 +93,28 @@ def prepare_onnxruntime(model: nn.Module, card: dict, threads: int | None = None
     onnx_path, verdict_path = _cache_files(model, card)
     verdict = _read_verdict(verdict_path)
     if verdict is not None and verdict["agreement"] < MIN_AGREEMENT:
-        raise ModelError(f"onnxruntime disagrees with torch for {card.get('name') or card['arch']} "
-                         f"({100 * verdict['agreement']:.3f} % of sample pixels agree)")
-    if cached_only and (verdict is None or not onnx_path.is_file()):
+        raise _disagreement(card, verdict["agreement"])
+    if verdict is not None and onnx_path.is_file():
+        return OrtModule(ort_session(onnx_path, threads), model)
+    if cached_only:
         return None
-    if verdict is None or not onnx_path.is_file():
-        data = onnx_bytes(model, card)
-        session = ort_session(data, threads)
-        agreement = min(label_agreement(model, session, x) for x in _sample_inputs(card))
-        if agreement >= MIN_AGREEMENT:
-            from segstudio.core.atomic import atomic_write_bytes
+    # Export and check once; the checked session is the one returned (no second hash or session build).
+    data = onnx_bytes(model, card)
+    session = ort_session(data, threads)
+    agreement = min(label_agreement(model, session, x) for x in _sample_inputs(card))
+    if agreement >= MIN_AGREEMENT:
+        from segstudio.core.atomic import atomic_write_bytes
 
-            atomic_write_bytes(onnx_path, data)
-        atomic_write_text(verdict_path, json.dumps({"agreement": agreement, "name": card.get("name")}))
-        return prepare_onnxruntime(model, card, threads)
-    return OrtModule(ort_session(onnx_path, threads), model)
+        atomic_write_bytes(onnx_path, data)
+    atomic_write_text(verdict_path, json.dumps({"agreement": agreement, "name": card.get("name")}))
+    if agreement < MIN_AGREEMENT:
+        raise _disagreement(card, agreement)
+    return OrtModule(session, model)
+
+
+def _disagreement(card: dict, agreement: float) -> ModelError:
+    return ModelError(f"onnxruntime disagrees with torch for {card.get('name') or card['arch']} "
+                      f"({100 * agreement:.3f} % of sample pixels agree)")
 
 
 class BackendSwitch(nn.Module):
