@@ -16,8 +16,9 @@ README table. `BackendSwitch` wraps a model for the predictor:
   99.9 % of the pixels of the bundled samples (checked once per weights, the
   verdict cached).
 
-onnxruntime only ever runs float32 CPU inputs without autocast; anything else
-(CUDA, MPS, bf16) goes to the torch model.
+onnxruntime only ever runs float32 CPU inputs without autocast through a model
+wholly in eval mode; anything else (CUDA, MPS, bf16, Monte-Carlo dropout's
+training-mode dropout layers) goes to the torch model.
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ class BackendSwitch(nn.Module):
         return self._ready.wait(timeout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_autocast_enabled("cpu"):
+        if (x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_autocast_enabled("cpu")
+                or any(m.training for m in self.model.modules())):  # the export is the eval graph (MC dropout: torch)
             return self.model(x)
         if self._ort is not None:
             return self._ort(x)

@@ -118,3 +118,19 @@ def test_auto_prepares_onnxruntime_from_the_third_image_on(model_and_card, cache
     assert calls == [True, False]  # the cache was asked at once, the export on the third image
     assert [float(o.flatten()[0]) == 7.0 for o in outs] == [False, False, False, True]
     assert switch.active == "onnxruntime"
+
+
+def test_a_module_in_training_mode_runs_on_torch(model_and_card):
+    """Monte-Carlo dropout puts dropout layers in training mode: the eval-mode ONNX graph must not run then."""
+    class Zeros(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(x.shape[0], 11, *x.shape[2:])
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 11, 1), torch.nn.Dropout2d(0.5)).eval()
+    switch = BackendSwitch(model, model_and_card[1], backend="torch")
+    switch._ort = Zeros()
+    x = torch.ones(1, 3, 8, 8)
+    assert not switch(x).any()  # eval mode: the (stand-in) onnxruntime graph
+    model[1].train()
+    assert switch(x).any()  # a dropout layer in training mode: torch
