@@ -8,11 +8,20 @@ fp16-stored weights, scores both with `nets.evaluation.evaluate_model` (the
 code behind `segstudio eval --model` and the studio's eval dialog), and ships fp16 only if no headline figure moves by more than
 --tolerance percentage points. The model card gains an `evaluation` block with
 both sets of figures and the label agreement between them.
+
+CamVid's val split shares sequence 0016E5 with train, so it measures memory of that street more than
+generalisation. `--holdout RUN_CHECKPOINT --holdout-images DIR --holdout-gt DIR` scores a model trained
+with the same recipe but without a whole sequence (`segstudio train --val-sequences 0006R0`) on that
+sequence's frames, and records it in the card's `generalisation` block.
+
+Paths are written relative to the data set (`camvid/val`), never as the absolute paths of this machine:
+`portable_card` also cleans cards written before the trainer did so itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from segstudio.nets.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from segstudio.nets.evaluation import evaluate_model  # noqa: E402
+from segstudio.nets.train_checkpoints import portable_recipe  # noqa: E402
 
 HEADLINE = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
 
@@ -40,6 +50,44 @@ def evaluate(weights: Path, images_dir: Path, gt_dir: Path) -> tuple[dict, dict[
     return {k: scores[k] for k in HEADLINE} | {"per_class_iou": per_class}, preds, len(ev.scored)
 
 
+def portable_path(text: str) -> str:
+    """A data path as its data set's relative name: ".../datasets/camvid/val" -> "camvid/val"."""
+    text = str(text).replace("\\", "/")
+    m = re.search(r"datasets/(.+)$", text)
+    return m.group(1) if m else (Path(text).name if "/" in text else text)
+
+
+def portable_card(card: dict) -> dict:
+    """The card without the absolute paths of the machine that trained or measured it."""
+    training = card.get("training") or {}
+    if isinstance(training.get("recipe"), dict):
+        training["recipe"] = portable_recipe(training["recipe"])
+    data = training.get("data")
+    if isinstance(data, dict) and isinstance(data.get("source"), str):
+        data["source"] = re.sub(r"\S*/", "", data["source"], count=1)
+    for block in (card.get("evaluation"), card.get("generalisation")):
+        if isinstance(block, dict):
+            if isinstance(block.get("source"), str):
+                block["source"] = portable_path(block["source"])
+            if isinstance(block.get("command"), str):
+                block["command"] = re.sub(r"\S*/datasets/", "DATASETS/", block["command"])
+    return card
+
+
+def holdout_block(args) -> dict | None:
+    """Figures of the hold-out run's checkpoint on the sequence it never saw, at native resolution."""
+    if not args.holdout:
+        return None
+    _, hcard = load_checkpoint(args.holdout)
+    scores, _, n = evaluate(args.holdout, args.holdout_images, args.holdout_gt)
+    hdata = (hcard.get("training") or {}).get("data") or {}
+    return {"split": hdata.get("val_split", "held-out sequences"), "images": n,
+            "source": portable_path(args.holdout_images),
+            "model": "same recipe, trained without the held-out sequences",
+            "train_images": hdata.get("train_images"), "file_list_sha256": hdata.get("file_list_sha256"),
+            "resolution": "native", **scores}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
@@ -48,6 +96,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "segstudio" / "data" / "models")
     ap.add_argument("--name", help="model name (default: the card's)")
     ap.add_argument("--tolerance", type=float, default=0.05, help="percentage points")
+    ap.add_argument("--holdout", type=Path, help="checkpoint of the same recipe trained without some sequences")
+    ap.add_argument("--holdout-images", type=Path, help="the held-out sequences' images")
+    ap.add_argument("--holdout-gt", type=Path, help="their ground-truth label PNGs")
+    ap.add_argument("--description", help="replace the card's description")
     args = ap.parse_args()
 
     model, card = load_checkpoint(args.checkpoint)
@@ -60,6 +112,11 @@ def main() -> None:
     agree = sum(int((p32[s] == p16[s]).sum()) for s in p32) / sum(a.size for a in p32.values())
     delta = {k: round(100 * (s16[k] - s32[k]), 4) for k in HEADLINE}
     half = all(abs(v) <= args.tolerance for v in delta.values())
+    held_out = holdout_block(args)
+    if held_out:
+        card["generalisation"] = held_out
+    if args.description:
+        card["description"] = args.description
     card["evaluation"] = {
         "split": "validation", "images": n_images, "source": str(args.images),
         "resolution": "native (the predictor resizes by input.resize and upsamples back)",
@@ -67,9 +124,12 @@ def main() -> None:
         "shipped_weights": "float16" if half else "float32",
         "command": "models/make_release.py " + " ".join(sys.argv[1:]),
     }
-    out = save_checkpoint(args.out / name, model, card, half=half)
+    out = save_checkpoint(args.out / name, model, portable_card(card), half=half)
     for k in HEADLINE:
         print(f"{k:15s} fp32 {100 * s32[k]:6.2f}  fp16 {100 * s16[k]:6.2f}  ({delta[k]:+.4f} points)")
+    if held_out:
+        print(f"held out ({held_out['split']}): G {100 * held_out['pixel_accuracy']:.2f} "
+              f"C {100 * held_out['mean_accuracy']:.2f} mIoU {100 * held_out['mean_iou']:.2f}")
     print(f"fp16 / fp32 label agreement {100 * agree:.3f} %; shipped {card['evaluation']['shipped_weights']}: {out} "
           f"({out.stat().st_size / 1e6:.1f} MB)")
 

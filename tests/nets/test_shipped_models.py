@@ -40,3 +40,22 @@ def test_shipped_model_card_and_sample_quality(weights):
     # A random network scores about 0.03 here; the shipped ones are trained.
     assert cm.scores().mean_iou > 0.2
     assert cm.scores().pixel_accuracy > 0.5
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_cards_name_data_not_machine_paths(weights):
+    card = json.loads(weights.with_suffix(".json").read_text())
+    leaked = [s for s in _strings(card) if s.startswith("/") or "/work/" in s or "../" in s or ":\\" in s]
+    assert leaked == []
+    assert not card["training"]["recipe"]["data"] or "/" not in card["training"]["recipe"]["data"]
