@@ -49,24 +49,15 @@ def scan_job(progress, cancelled):
     return models, (Path(d.path) if d else None)
 
 
-#: Largest classes x pixels for which a single-image prediction also keeps its confidence (float32 probabilities).
-CONFIDENCE_MAX_VALUES = 64_000_000
-
-
-def predict_with_confidence(predictor, image, cancel, progress):
-    """(labels, uint8 confidence or None): the softmax margin, kept when the probabilities fit in memory."""
-    h, w = image.shape[:2]
-    if predictor.labelset.num_classes * h * w > CONFIDENCE_MAX_VALUES:
-        return predictor.predict(image, cancel=cancel, progress=progress), None
+def _uint8(conf):
     from segstudio.core.assist.confidence_store import to_uint8
-    from segstudio.nets.uncertainty import confidence_from_probs
 
-    labels, probs = predictor.predict(image, cancel=cancel, progress=progress, return_probs=True)
-    return labels, to_uint8(confidence_from_probs(probs, "margin"))
+    return None if conf is None else to_uint8(conf)
 
 
 def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single: bool):
-    """Predict `images`; reports ("status", done, total, text), ("image", path, labels), ("failed", path, text)."""
+    """Predict `images`; reports ("status", done, total, text), ("image", path, labels), ("confidence", path,
+    HxW uint8 softmax margin) after its image (when the predictor gives one), ("failed", path, text)."""
     def job(progress, cancelled):
         flag = CancelFlag(cancelled)
         progress("status", 0, 0, f"loading model {model_path.name}")
@@ -75,18 +66,21 @@ def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single:
             from segstudio.core.imageio import load_image
 
             path = images[0]
-            labels, conf = predict_with_confidence(
-                predictor, load_image(path), flag,
-                lambda d, n: progress("status", d, n, f"{path.name}: tile {d}/{n}"))
-            progress("image", path, labels)
-            if conf is not None:
-                progress("confidence", path, conf)
-            return
-        n = len(images)
-        progress("status", 0, n, "predicting")
-        for done, (path, labels, error) in enumerate(predictor.predict_paths(images, cancel=flag), 1):
-            progress(*(("failed", path, error) if error is not None else ("image", path, labels)))
-            progress("status", done, n, Path(path).name)
+            labels, conf = predictor.predict_confidence(
+                load_image(path), flag, lambda d, n: progress("status", d, n, f"{path.name}: tile {d}/{n}"))
+            results = [(path, (labels, conf), None)]
+        else:
+            progress("status", 0, len(images), "predicting")
+            results = predictor.predict_paths(images, cancel=flag, confidence=True)
+        for done, (path, result, error) in enumerate(results, 1):
+            if error is not None:
+                progress("failed", path, error)
+            else:
+                progress("image", path, result[0])
+                if result[1] is not None:
+                    progress("confidence", path, _uint8(result[1]))
+            if not single:
+                progress("status", done, len(images), Path(path).name)
     return job
 
 
@@ -95,7 +89,7 @@ class PredictionController(QObject):
     busyChanged = Signal(bool)             # a prediction started / ended
     progress = Signal(int, int, str)       # done, total (0: unknown), what
     imagePredicted = Signal(object, object)  # image path, HxW uint8 labels
-    confidenceReady = Signal(object, object)  # image path, HxW uint8 confidence (single-image predictions)
+    confidenceReady = Signal(object, object)  # image path, HxW uint8 confidence (after imagePredicted)
     imageFailed = Signal(object, str)      # image path, message
     failed = Signal(str)                   # the run failed (model could not be loaded, ...)
     finished = Signal(bool)                # cancelled?

@@ -10,11 +10,15 @@ README table. `BackendSwitch` wraps a model for the predictor:
   image; an error if onnxruntime is missing or the export disagrees;
 - "auto": onnxruntime at once when these weights were exported before (the
   cache); otherwise torch, and from the PREPARE_AFTER-th image on (a batch,
-  where the one-off export of ~10 s pays for itself) the export is prepared on
-  a background thread and used when ready. Torch for good if onnxruntime is
-  not installed or the export's labels agree with torch's on fewer than
-  99.9 % of the pixels of the bundled samples (checked once per weights, the
-  verdict cached).
+  where the one-off export of ~10 s pays for itself) the export is prepared in
+  the background and used as soon as it is ready. For a model loaded from a
+  file that is a separate, low-priority process (`onnx_prepare`): it neither
+  holds the GIL nor takes the cores from the predictions, and it is not
+  waited for: a command that ends first leaves it to finish the cache for the
+  next run. A model without a file is exported on a thread. Torch for good if
+  onnxruntime is not installed or the export's labels agree with torch's on
+  fewer than 99.9 % of the pixels of the bundled samples (checked once per
+  weights, the verdict cached).
 
 onnxruntime only ever runs float32 CPU inputs without autocast through a model
 wholly in eval mode; anything else (CUDA, MPS, bf16, Monte-Carlo dropout's
@@ -26,7 +30,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +52,8 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 MIN_AGREEMENT = 0.999
 CHECK_SAMPLES = 2
 PREPARE_AFTER = 3
+#: An export lock file older than this is left over from a process that died.
+STALE_LOCK_S = 900
 
 
 def ort_available() -> bool:
@@ -122,7 +133,7 @@ class BackendSwitch(nn.Module):
     """`model` on torch, or on onnxruntime once prepared (see the module docstring)."""
 
     def __init__(self, model: nn.Module, card: dict, backend: str = "auto",
-                 on_message=None, background: bool = True) -> None:
+                 on_message=None, background: bool = True, source: str | Path | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         super().__init__()
@@ -137,6 +148,9 @@ class BackendSwitch(nn.Module):
         self._on_message = on_message
         self._card = json.loads(json.dumps(card))
         self._background = background
+        self._source = source
+        self._proc: subprocess.Popen | None = None
+        self._mode = ""  # how it is being prepared: "thread" or "process"
         self._calls = 0
         if backend == "torch" or (backend == "auto" and not ort_available()):
             self._ready.set()
@@ -146,17 +160,19 @@ class BackendSwitch(nn.Module):
         else:
             self._try_cache()
 
-    def _try_cache(self) -> None:
+    def _try_cache(self) -> bool:
+        """Use a checked export of these weights from the cache, if there is one (True when settled)."""
         try:
             self._ort = prepare_onnxruntime(self.model, self._card, cached_only=True)
         except SegstudioError as e:  # a cached verdict against onnxruntime: stay on torch
             self._report(e)
             self._ready.set()
-            return
+            return True
         if self._ort is not None:
             self._ready.set()
+        return self._ort is not None
 
-    def _report(self, error: BaseException) -> None:
+    def _report(self, error: BaseException | str) -> None:
         text = (f"onnxruntime not used for {self._card.get('name') or self._card['arch']}: {error}; "
                 "predicting with torch")
         if self._on_message is not None:  # the predictor shows (or logs) it
@@ -175,6 +191,13 @@ class BackendSwitch(nn.Module):
         if self._on_message is not None:
             self._on_message("preparing onnxruntime for this model in the background (a one-off ONNX export, "
                              "cached for later runs)")
+        if self._source is not None:
+            self._files = _cache_files(self.model, self._card)
+            self._proc = _start_export_process(self._source, self._files)
+            if self._proc is not None or _export_locked(self._files):
+                self._mode = "process"  # polled in forward()
+                return
+        self._mode = "thread"
         # Not a daemon: the interpreter waits for it at exit. Killing it inside the exporter's
         # C++ aborts the process ('terminate called without an active exception').
         threading.Thread(target=self._prepare, name="segstudio-onnx-prepare").start()
@@ -188,18 +211,37 @@ class BackendSwitch(nn.Module):
         finally:
             self._ready.set()
 
+    def _poll_process(self) -> None:
+        """Switch to the export process's result once it is in the cache; torch for good if it failed."""
+        if all(f.is_file() for f in self._files) and self._try_cache():
+            return
+        exited = self._proc.poll() is not None if self._proc is not None else not _export_locked(self._files)
+        if exited and not self._try_cache():  # it may have finished between the two looks
+            self._report("the background ONNX export did not finish" if self._proc is None
+                         else f"the background ONNX export failed (exit status {self._proc.returncode})")
+            self._ready.set()
+
     @property
     def active(self) -> str:
         """The backend that runs the next float32 CPU input: 'onnxruntime' or 'torch'."""
         return "onnxruntime" if self._ort is not None else "torch"
 
     def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the backend is settled (True), or `timeout` seconds (False)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self._mode == "process" and not self._ready.is_set():
+            self._poll_process()
+            if end is not None and time.monotonic() >= end:
+                return self._ready.is_set()
+            time.sleep(0.1)
         return self._ready.wait(timeout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_autocast_enabled("cpu")
                 or any(m.training for m in self.model.modules())):  # the export is the eval graph (MC dropout: torch)
             return self.model(x)
+        if self._mode == "process" and not self._ready.is_set():
+            self._poll_process()
         if self._ort is not None:
             return self._ort(x)
         if self._calls >= 0 and not self._ready.is_set():
@@ -207,3 +249,32 @@ class BackendSwitch(nn.Module):
             if self._calls >= PREPARE_AFTER:
                 self.prepare()
         return self.model(x)
+
+
+def _export_locked(files) -> bool:
+    """Whether a live export of these weights is under way (its lock file is recent)."""
+    try:
+        return time.time() - files[0].with_suffix(".exporting").stat().st_mtime < STALE_LOCK_S
+    except OSError:
+        return False
+
+
+def _start_export_process(source: str | Path, files) -> subprocess.Popen | None:
+    """Start `python -m segstudio.nets.onnx_prepare SOURCE LOCK` detached; None if another process is
+    exporting these weights (or it cannot start)."""
+    lock = files[0].with_suffix(".exporting")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        if _export_locked(files):
+            return None
+        lock.unlink(missing_ok=True)  # stale
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except OSError:
+        return None
+    try:
+        return subprocess.Popen([sys.executable, "-m", "segstudio.nets.onnx_prepare", str(source), str(lock)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+    except OSError:
+        lock.unlink(missing_ok=True)
+        return None

@@ -36,6 +36,7 @@ from .checkpoint import load_checkpoint
 from .device import pick_device
 from .errors import ModelError
 from .tiling import tiles
+from .upsample import MAX_UPSAMPLED_VALUES, margin, softmax, upsample
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,17 @@ class Predictor:
         self.scale = scale  # None: the working scale the card asks for
         short = (card.get("input") or {}).get("train_short_side")
         self.train_short_side = int(short) if isinstance(short, (int, float)) and short > 0 else None
+        self.source: str | Path | None = None  # the checkpoint (name or path) it was loaded from, if any
 
     @classmethod
     def from_checkpoint(cls, name_or_path: str | Path, device: str | torch.device = "auto",
                         backend: str | None = None, **kwargs) -> Predictor:
         """`backend` None: $SEGSTUDIO_BACKEND, else auto (see use_backend)."""
         model, card = load_checkpoint(name_or_path, device="cpu")
-        return cls(model, card, device=device, **kwargs).use_backend(backend)
+        predictor = cls(model, card, device=device, **kwargs)
+        path = Path(name_or_path)
+        predictor.source = path.resolve() if path.exists() else name_or_path
+        return predictor.use_backend(backend)
 
     def use_backend(self, backend: str | None = "auto") -> Predictor:
         """Run float32 CPU inference on `backend`: auto, torch or onnxruntime (see nets.backends).
@@ -115,7 +120,7 @@ class Predictor:
                 raise ModelError(f"the onnxruntime backend runs on the CPU; this predictor uses {self.device}")
             return self
         if backend != "torch":
-            self.model = BackendSwitch(self.model, self.card, backend, on_message=self._message)
+            self.model = BackendSwitch(self.model, self.card, backend, on_message=self._message, source=self.source)
         return self
 
     @property
@@ -156,8 +161,11 @@ class Predictor:
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """N,3,H,W float32 on the device, normalised as the card says (images: same-size HxWx3 uint8)."""
-        x = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
-        x = self.transform(x.to(self._device, non_blocking=True).permute(0, 3, 1, 2))
+        if self._device.type == "cpu":  # numpy on one thread: torch's pool costs more than this work
+            x = torch.from_numpy(normalise(images, self.transform))
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
+            x = self.transform(x.to(self._device, non_blocking=True).permute(0, 3, 1, 2))
         # The HWC source makes x channels_last already; choose the layout explicitly.
         return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
@@ -189,16 +197,34 @@ class Predictor:
         """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image,
         predicted at the working scale (`working_factor`, or this call's `scale`) and brought back
         to the image's size by upsampling the probabilities."""
+        labels, probs = self._predict(image, cancel, progress, scale, "probs" if return_probs else None)
+        return (labels, probs) if return_probs else labels
+
+    @torch.inference_mode()
+    def predict_confidence(self, image: np.ndarray, cancel: threading.Event | None = None,
+                           progress: Progress | None = None, scale: float | None = None):
+        """(HxW uint8 labels, HxW float32 confidence in [0, 1]): the softmax margin p(best) - p(second),
+        computed at the image's size without keeping its C x H x W probabilities (None instead for an
+        image predicted at its own size whose probabilities would take more than MAX_UPSAMPLED_VALUES)."""
+        return self._predict(image, cancel, progress, scale, "margin")
+
+    def _predict(self, image, cancel, progress, scale, extra: str | None):
         image = self._check_image(image)
         h, w = image.shape[:2]
         factor = self.working_factor(w, h) if scale is None else float(scale)
         size = max(1, round(w * factor)), max(1, round(h * factor))
         if size == (w, h):
-            return self._predict_native(image, cancel, progress, return_probs)
+            k = self.labelset.num_classes
+            if extra == "margin" and k * h * w > MAX_UPSAMPLED_VALUES:  # full-size probabilities: too large
+                return self._predict_native(image, cancel, progress, False)[0], None
+            labels, probs = self._predict_native(image, cancel, progress, extra is not None)
+            if extra == "margin":
+                return labels, margin(probs.transpose(1, 2, 0), labels)
+            return labels, probs
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        labels, probs = self._predict_native(small, cancel, progress, return_probs=True)
+        _, probs = self._predict_native(small, cancel, progress, True)
         _check(cancel)
-        return _resize_probs(probs, labels, h, w, return_probs)
+        return upsample(probs, h, w, with_probs=extra == "probs", with_margin=extra == "margin")
 
     def working_factor(self, width: int, height: int) -> float:
         """The factor a width x height image is resized by before the network: `scale` if given,
@@ -211,6 +237,7 @@ class Predictor:
         return self.input_resize
 
     def _predict_native(self, image, cancel, progress, return_probs):
+        """(labels, K,h,w softmax probabilities or None) at the image's own size."""
         h, w = image.shape[:2]
         tile = self.tile_size
         while True:
@@ -270,10 +297,12 @@ class Predictor:
 
     def _finish(self, result: torch.Tensor, return_probs: bool):
         if not return_probs:
-            return result.to(torch.uint8).cpu().numpy()
-        probs = torch.softmax(result.float(), dim=0)
-        labels = probs.argmax(0).to(torch.uint8).cpu().numpy()
-        return labels, probs.cpu().numpy().astype(np.float32, copy=False)
+            return result.to(torch.uint8).cpu().numpy(), None
+        if self._device.type == "cpu":
+            probs = softmax(result.detach().float().numpy())
+        else:
+            probs = torch.softmax(result.float(), dim=0).cpu().numpy()
+        return probs.argmax(0).astype(np.uint8), probs.astype(np.float32, copy=False)
 
     # --- many images -----------------------------------------------------------------------
 
@@ -302,9 +331,10 @@ class Predictor:
             return [self.predict(im, cancel=cancel) for im in images]
 
     def predict_paths(self, paths: Iterable[str | Path], batch_size: int | None = None,
-                      cancel: threading.Event | None = None,
-                      progress: Progress | None = None) -> Iterator[tuple[Path, np.ndarray | None, str | None]]:
-        """Yield (path, labels, None) per file in order, or (path, None, error) for a file that fails.
+                      cancel: threading.Event | None = None, progress: Progress | None = None,
+                      confidence: bool = False) -> Iterator[tuple[Path, object, str | None]]:
+        """Yield (path, labels, None) per file in order, or (path, None, error) for a file that fails;
+        with `confidence`, (path, (labels, confidence or None), None) as `predict_confidence` gives.
 
         Files are decoded on a thread pool ahead of the model; consecutive
         images of the same size are batched. Raises Cancelled between batches.
@@ -344,7 +374,8 @@ class Predictor:
                         fill()
                         batch.append((next_path, next_fut.result()))
                     try:
-                        labels = self.predict_batch([im for _, im in batch], cancel=cancel)
+                        labels = ([self.predict_confidence(im, cancel=cancel) for _, im in batch] if confidence
+                                  else self.predict_batch([im for _, im in batch], cancel=cancel))
                         results = [(p, lb, None) for (p, _), lb in zip(batch, labels)]
                     except SegstudioError as e:
                         results = [(p, None, _error_text(e, p)) for p, _ in batch]
@@ -357,33 +388,16 @@ class Predictor:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-#: Above this many output values (K x H x W), probabilities are not upsampled
-#: bilinearly (memory); the low-resolution labels are upsampled nearest instead.
-_MAX_UPSAMPLED_VALUES = 64_000_000
-
-
-def _resize_probs(probs: np.ndarray, labels: np.ndarray, h: int, w: int, return_probs: bool):
-    """Labels (and probabilities) at h x w from a prediction made on a resized image."""
-    k = probs.shape[0]
-    if not return_probs and k * h * w > _MAX_UPSAMPLED_VALUES:
-        return _upsampled_argmax(probs, h, w)
-    up = torch.nn.functional.interpolate(torch.from_numpy(probs)[None], size=(h, w), mode="bilinear",
-                                         align_corners=False)[0]
-    out = up.argmax(0).to(torch.uint8).numpy()
-    return (out, up.numpy()) if return_probs else out
-
-
-def _upsampled_argmax(probs: np.ndarray, h: int, w: int) -> np.ndarray:
-    """argmax over classes of the bilinearly upsampled probabilities, one class at a time
-    (memory: two h x w float32 planes and the labels, not K planes)."""
-    best = cv2.resize(np.ascontiguousarray(probs[0]), (w, h), interpolation=cv2.INTER_LINEAR)
-    labels = np.zeros((h, w), np.uint8)
-    for c in range(1, probs.shape[0]):
-        plane = cv2.resize(np.ascontiguousarray(probs[c]), (w, h), interpolation=cv2.INTER_LINEAR)
-        better = plane > best
-        labels[better] = c
-        np.maximum(best, plane, out=best)
-    return labels
+def normalise(images: list[np.ndarray], transform: InputTransform) -> np.ndarray:
+    """N,3,H,W float32 network input from same-size HxWx3 uint8 images, as `transform` (the card) says;
+    the same float32 arithmetic as InputTransform on a tensor."""
+    x = np.stack(images).astype(np.float32)
+    if transform.channel_order == "BGR":
+        x = x[..., ::-1]
+    x *= np.float32(transform.scale)
+    x -= np.asarray(transform.mean, np.float32)
+    x /= np.asarray(transform.std, np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def _check(cancel: threading.Event | None) -> None:

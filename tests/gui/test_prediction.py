@@ -33,7 +33,7 @@ def gate(monkeypatch):
     """Holds the worker just before the model runs until the test opens it; records the thread."""
     g = {"reached": threading.Event(), "open": threading.Event(), "threads": [], "hold_at": 1, "calls": 0}
     P = predictor_mod.Predictor
-    orig_predict, orig_batch = P.predict, P.predict_batch
+    orig_predict, orig_batch, orig_conf = P.predict, P.predict_batch, P.predict_confidence
 
     def hold():
         g["threads"].append(threading.get_ident())
@@ -50,8 +50,13 @@ def gate(monkeypatch):
         hold()
         return orig_batch(self, *a, **k)
 
+    def predict_confidence(self, *a, **k):
+        hold()
+        return orig_conf(self, *a, **k)
+
     monkeypatch.setattr(P, "predict", predict)
     monkeypatch.setattr(P, "predict_batch", predict_batch)
+    monkeypatch.setattr(P, "predict_confidence", predict_confidence)
     return g
 
 
@@ -211,3 +216,32 @@ def test_requested_model_path_is_selected_after_scan(tmp_path, tiny_model, monke
         win.prediction.scan()
     assert win.prediction.model_path == tiny_model
     assert win.act_predict.isEnabled()
+
+
+def test_predict_all_saves_confidence_that_survives_reopening(make_window, tmp_path, tiny_model, qtbot):
+    from segstudio.core.assist.confidence_store import confidence_path, load_confidence
+    from tests.gui.conftest import make_folder
+
+    folder = make_folder(tmp_path / "two", n=2)
+    win = make_window(folder)
+    win.prediction.select(tiny_model)
+    with qtbot.waitSignal(win.predictionFinished, timeout=60000) as sig:
+        win.act_predict_all.trigger()
+    assert sig.args == [False]
+    masks = win.project.masks_dir
+    qtbot.waitUntil(lambda: all(confidence_path(masks, f"im{i}").is_file() for i in range(2)), timeout=10000)
+    qtbot.waitUntil(lambda: not win.current.dirty)
+    win.close()
+
+    again = make_window(folder)  # reopening the folder: both masks come with their confidence
+    conf = again.assist.confidence
+    for i in range(2):
+        saved = load_confidence(masks, f"im{i}", size=(96, 64))
+        assert saved is not None and saved.dtype == np.uint8 and saved.shape == (64, 96)
+        assert 0 < saved.mean() < 255  # a real margin map, not a constant
+        again.open_stem(f"im{i}")
+        conf.act_heat.setChecked(True)
+        qtbot.waitUntil(lambda: conf.conf is not None, timeout=5000)
+        assert np.array_equal(conf.conf, saved)  # shown from the file, not recomputed
+        conf.act_heat.setChecked(False)
+    assert not conf.runner.running()

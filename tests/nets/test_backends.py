@@ -134,3 +134,64 @@ def test_a_module_in_training_mode_runs_on_torch(model_and_card):
     assert not switch(x).any()  # eval mode: the (stand-in) onnxruntime graph
     model[1].train()
     assert switch(x).any()  # a dropout layer in training mode: torch
+
+
+class _Sevens(torch.nn.Module):
+    def forward(self, x):
+        return torch.full((x.shape[0], 11, *x.shape[2:]), 7.0)
+
+
+def _fake_export_process(monkeypatch, code: str):
+    """Replace the export process by `python -c CODE` (CODE may use FILES: the two cache paths);
+    prepare_onnxruntime then finds a stand-in session once both files exist."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import segstudio.nets.backends as backends
+
+    started = []
+
+    def fake_start(source, files):
+        started.append((source, files))
+        script = f"FILES = {[str(f) for f in files]!r}\n" + code
+        return subprocess.Popen([sys.executable, "-c", script])
+
+    def fake_prepare(m, c, threads=None, cached_only=False):
+        assert cached_only  # the predicting process never exports itself
+        files = started[-1][1] if started else []
+        return _Sevens() if files and all(Path(f).is_file() for f in files) else None
+
+    monkeypatch.setattr(backends, "_start_export_process", fake_start)
+    monkeypatch.setattr(backends, "prepare_onnxruntime", fake_prepare)
+    return started
+
+
+def test_auto_exports_in_another_process_and_switches_when_it_is_ready(model_and_card, cache, monkeypatch):
+    started = _fake_export_process(
+        monkeypatch, "import pathlib, time\ntime.sleep(0.3)\nfor f in FILES: pathlib.Path(f).write_text('x')")
+    model, card = model_and_card
+    messages = []
+    switch = BackendSwitch(model, dict(card, name="tiny-process"), backend="auto", source="weights.safetensors",
+                           on_message=messages.append)
+    x = torch.randn(1, 3, 32, 48)
+    with torch.inference_mode():
+        first = [float(switch(x).flatten()[0]) for _ in range(3)]
+        assert 7.0 not in first and switch.active == "torch"  # predictions go on with torch meanwhile
+        assert [s[0] for s in started] == ["weights.safetensors"] and "background" in messages[0]
+        assert switch.wait_ready(30)
+        assert switch.active == "onnxruntime" and float(switch(x).flatten()[0]) == 7.0
+
+
+def test_a_failed_export_process_leaves_torch_with_a_message(model_and_card, cache, monkeypatch):
+    _fake_export_process(monkeypatch, "raise SystemExit(3)")
+    model, card = model_and_card
+    messages = []
+    switch = BackendSwitch(model, dict(card, name="tiny-fails"), backend="auto", source="w.safetensors",
+                           on_message=messages.append)
+    x = torch.randn(1, 3, 32, 48)
+    with torch.inference_mode():
+        for _ in range(3):
+            switch(x)
+    assert switch.wait_ready(30) and switch.active == "torch"
+    assert "exit status 3" in messages[-1] and "predicting with torch" in messages[-1]

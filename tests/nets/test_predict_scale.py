@@ -13,7 +13,8 @@ from torch import nn
 from segstudio.core.imageio import load_image
 from segstudio.nets.card import make_card
 from segstudio.nets.checkpoint import load_checkpoint
-from segstudio.nets.predictor import Predictor, _resize_probs
+from segstudio.nets.predictor import Predictor
+from segstudio.nets.upsample import upsample
 from ..shapes_data import SHAPES_LABELSET
 from segstudio.paths import DATA_DIR
 
@@ -64,20 +65,17 @@ def test_scale_setting_overrides_the_card_and_old_cards_keep_input_resize():
         probe_predictor(_scale=0.0)
 
 
-def test_large_upsampling_takes_the_argmax_of_bilinear_probabilities():
+def test_large_upsampling_takes_the_argmax_of_bilinear_probabilities(monkeypatch):
     rng = np.random.default_rng(0)
     probs = rng.random((4, 6, 8)).astype(np.float32)
     labels = probs.argmax(0).astype(np.uint8)
-    small = _resize_probs(probs, labels, 60, 80, return_probs=False)  # under the memory limit: torch path
-    import segstudio.nets.predictor as predictor_module
+    small, small_margin = upsample(probs, 60, 80, with_margin=True)  # under the memory limit: one array
+    import segstudio.nets.upsample as upsample_module
 
-    limit = predictor_module._MAX_UPSAMPLED_VALUES
-    predictor_module._MAX_UPSAMPLED_VALUES = 10  # force the class-by-class path
-    try:
-        big = _resize_probs(probs, labels, 60, 80, return_probs=False)
-    finally:
-        predictor_module._MAX_UPSAMPLED_VALUES = limit
+    monkeypatch.setattr(upsample_module, "MAX_UPSAMPLED_VALUES", 10)  # force the class-by-class path
+    big, big_margin = upsample(probs, 60, 80, with_margin=True)
     assert big.shape == (60, 80) and (big == small).mean() > 0.99
+    assert np.allclose(big_margin, small_margin, atol=1e-5)
     assert not np.array_equal(big, cv2.resize(labels, (80, 60), interpolation=cv2.INTER_NEAREST))
 
 
