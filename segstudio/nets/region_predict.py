@@ -1,13 +1,12 @@
-"""Re-predict a region: the model predicts one box of the image at the image's full resolution.
+"""Re-predict a region: the model predicts one box of the image (with context around it) again.
 
-Models trained on downscaled images (model card `input.resize` < 1, e.g. the
-shipped CamVid models at 0.5) predict whole images at that reduced scale, so
-small objects lose detail. For a box the user drags, the crop (plus a margin of
-context) is predicted at scale 1.0: the network sees the box's pixels one to one. Measured with the shipped
-SegNet-Basic (trained at half scale) on CamVid val boxes of 120 px, this is
-worse than the whole-image prediction (pixel accuracy 0.646 vs 0.756): it helps
-models trained at full scale, or images predicted well below their resolution. Returns labels for the box only; the caller replaces the
-labels inside the box as one edit. No Qt here.
+The crop is predicted at the scale the model predicts the whole image at
+(`Predictor.working_factor` of the whole image: the shipped CamVid models learned
+at a short side of 180 px), so objects in the box have the size the model was
+trained on. Predicting the crop at full resolution instead (`scale=1.0`) shows
+them 2-3x larger than it learned, and measured worse (benchmarks/bench_assist.py
+--repredict, CamVid val). Returns labels for the box only; the caller replaces
+the labels inside the box as one edit. No Qt here.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from segstudio.core.jobs import CancelFn, check_cancel
 
 BBox = tuple[int, int, int, int]
 
-#: Pixels of context around the box given to the model (then cut away).
-CONTEXT = 32
+#: Pixels of context around the box given to the model (then cut away), at full resolution.
+CONTEXT = 64
 #: Smallest side of the crop the model sees (tiny boxes get more context).
 MIN_SIDE = 96
 
@@ -34,8 +33,10 @@ def context_crop(box: BBox, shape: tuple[int, int], context: int = CONTEXT) -> B
 
 
 def predict_box(predictor, image: np.ndarray, box: BBox, context: int = CONTEXT,
-                cancelled: CancelFn | None = None) -> np.ndarray:
-    """uint8 labels (y1-y0 x x1-x0) for `box` = (x0, y0, x1, y1) of an RGB image, predicted at full resolution."""
+                cancelled: CancelFn | None = None, scale: float | None = None) -> np.ndarray:
+    """uint8 labels (y1-y0 x x1-x0) for `box` = (x0, y0, x1, y1) of an RGB image.
+
+    `scale`: the resize factor for the crop; None = the factor the predictor applies to the whole image."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = max(0, int(box[0])), max(0, int(box[1])), min(w, int(box[2])), min(h, int(box[3]))
     if x1 <= x0 or y1 <= y0:
@@ -43,4 +44,5 @@ def predict_box(predictor, image: np.ndarray, box: BBox, context: int = CONTEXT,
     cx0, cy0, cx1, cy1 = context_crop((x0, y0, x1, y1), (h, w), context)
     crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
     check_cancel(cancelled)
-    return predictor.predict(crop, scale=1.0)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]  # 1.0: full resolution
+    factor = predictor.working_factor(w, h) if scale is None else float(scale)
+    return predictor.predict(crop, scale=factor)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]

@@ -52,6 +52,23 @@ def test_wand_region_is_connected_and_tolerance_grows_it():
     assert wand.select(-1, 5, 10) is None
 
 
+def test_wand_stops_at_a_weak_edge_within_the_tolerance():
+    """Two greys 8.6 Lab units apart, both within the default tolerance 12 of each other: the edge stop
+    keeps a click on the dark half there (the CamVid case: road next to a dark building)."""
+    rng = np.random.default_rng(3)
+    img = np.zeros((100, 160, 3), np.float32)
+    img[:, :80], img[:, 80:] = 90, 112
+    img = np.clip(img + rng.normal(0, 1.5, img.shape), 0, 255).astype(np.uint8)
+    expected = np.zeros(img.shape[:2], bool)
+    expected[:, :80] = True
+    assert np.array_equal(full(img.shape[:2], Wand(img).select(10, 50, tolerance=12)), expected)
+    assert np.array_equal(full(img.shape[:2], Wand(img).select(150, 50, tolerance=12)), ~expected)
+    # Without the edge stop the same click floods both halves.
+    assert full(img.shape[:2], Wand(img, edge_ratio=None).select(10, 50, tolerance=12)).all()
+    # A tolerance well above the edge's strength crosses it again (one knob).
+    assert full(img.shape[:2], Wand(img).select(10, 50, tolerance=60)).all()
+
+
 def test_wand_rejects_non_rgb():
     with pytest.raises(SegstudioError):
         Wand(np.zeros((4, 4), np.uint8))

@@ -41,11 +41,11 @@ def predictor(resize):
 
 
 @pytest.mark.parametrize("resize", [1.0, 0.5])
-def test_box_is_predicted_at_full_resolution(resize):
+def test_box_at_scale_one_is_predicted_at_full_resolution(resize):
     p = predictor(resize)
     img = np.zeros((300, 400, 3), np.uint8)
     box = (101, 50, 181, 120)
-    labels = predict_box(p, img, box)
+    labels = predict_box(p, img, box, scale=1.0)
     assert labels.shape == (70, 80)
     cx0 = context_crop(box, (300, 400))[0]
     cols = np.arange(box[0], box[2]) - cx0
@@ -56,8 +56,21 @@ def test_box_is_predicted_at_full_resolution(resize):
     assert (h, w) == (crop[3] - crop[1], crop[2] - crop[0])
 
 
+def test_box_is_predicted_at_the_scale_of_the_whole_image():
+    """By default the crop is resized by the factor the whole image would be (the model's training scale)."""
+    p = predictor(0.5)
+    img = np.zeros((300, 400, 3), np.uint8)
+    box = (101, 50, 181, 120)
+    labels = predict_box(p, img, box)
+    assert labels.shape == (70, 80)
+    crop = context_crop(box, (300, 400))
+    assert p.model.seen[-1] == (round((crop[3] - crop[1]) * 0.5), round((crop[2] - crop[0]) * 0.5))
+    # Each network column covers two image columns: the parity pattern is gone at full resolution.
+    assert not (labels == np.where((np.arange(box[0], box[2]) - crop[0]) % 2 == 1, 2, 1)[None, :]).all()
+
+
 def test_context_crop_clips_and_grows_small_boxes():
-    assert context_crop((0, 0, 10, 10), (300, 400)) == (0, 0, 53, 53)
-    assert context_crop((390, 290, 400, 300), (300, 400)) == (347, 247, 400, 300)
+    assert context_crop((0, 0, 10, 10), (300, 400)) == (0, 0, 74, 74)
+    assert context_crop((390, 290, 400, 300), (300, 400)) == (326, 226, 400, 300)
     with pytest.raises(ValueError):
         predict_box(predictor(1.0), np.zeros((20, 20, 3), np.uint8), (5, 5, 5, 9))

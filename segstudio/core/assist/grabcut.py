@@ -17,8 +17,11 @@ from segstudio.core.errors import SegstudioError
 
 BBox = tuple[int, int, int, int]
 
-MAX_SIDE = 240
-ITERATIONS = 4
+#: Longer side of the working crop (box plus margin). 240 -> 200 halved the CPU time of an 800 px box
+#: (bench_assist.py: 391 -> 222 ms) with the synthetic discs' IoU unchanged (1.000 / 0.992).
+MAX_SIDE = 200
+#: GrabCut iterations: 3 gives the same discs (IoU 1.000 / 0.992) as 4, with one pass less.
+ITERATIONS = 3
 
 
 def grabcut_box(image: np.ndarray, box: BBox, fg_hint: np.ndarray | None = None,
