@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,6 +12,9 @@ from pycocotools.coco import COCO
 from segstudio.core.formats.classmap import UnknownClassesError
 from segstudio.core.jobs import Cancelled
 from segstudio.core.formats.coco import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
+from segstudio.core.formats.coco_check import ImageCheck, annotations_digest
+from segstudio.core.formats.coco_polygons import polygon_annotations
+from segstudio.core.formats.coco_rle import label_runs
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png
 from segstudio.core.pathsafety import UnsafePathError
@@ -110,12 +114,17 @@ def test_self_check_catches_a_wrong_file(tmp_path):
     images, masks, _ = make_dataset(tmp_path, n=1)
     out = tmp_path / "c.json"
     export_coco(images, masks, LS3, out)
-    # a digest that does not match the file must fail the check
+    doc = json.loads(out.read_text())
+    written = annotations_digest(sorted(doc["annotations"], key=lambda a: a["id"]))
+    # a label-map digest that does not match what the file decodes to must fail the check
     with pytest.raises(CocoCheckError, match="do not decode back"):
-        verify_coco(out, LS3, {1: b"0" * 16})
+        verify_coco(out, LS3, {1: ImageCheck(b"0" * 20, written)})
+    # annotations other than the ones written must fail it too
+    with pytest.raises(CocoCheckError, match="differ from the ones written"):
+        verify_coco(out, LS3, {1: ImageCheck(b"0" * 20, b"0" * 20)})
     out.write_text("{not json")
     with pytest.raises(CocoCheckError):
-        verify_coco(out, LS3, {1: b"0" * 16})
+        verify_coco(out, LS3, {1: ImageCheck(b"0" * 20, written)})
 
 
 def _coco_doc(file_name="a.png", h=24, w=32):
@@ -228,3 +237,46 @@ def test_malformed_segmentation_names_the_annotation(tmp_path):
     with pytest.raises(SegstudioError, match="c.json: annotation 2 of a.png: bad segmentation"):
         import_coco(tmp_path / "c.json", tmp_path / "images", LS3, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _per_component_annotations(labels, k):
+    """The reference: one outline_polygon per connected component (RLE for holed ones), by pycocotools."""
+    polys, rles = set(), set()
+    for c in range(k):
+        n, cc, stats, _ = cv2.connectedComponentsWithStats((labels == c).astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            x, y, bw, bh, _ = stats[i]
+            poly, holes = outline_polygon((cc[y:y + bh, x:x + bw] == i).astype(np.uint8))
+            if holes:
+                rle = mask_utils.encode(np.asfortranarray((cc == i).astype(np.uint8)))
+                rles.add((c + 1, rle["counts"].decode()))
+            else:
+                polys.add((c + 1, tuple((poly + (x, y)).ravel().tolist())))
+    return polys, rles
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_class_tracing_equals_per_component_outlines(seed):
+    """Tracing each class once gives the per-component outlines and holed-component RLEs, and is exact."""
+    rng = np.random.default_rng(seed)
+    labels = np.kron(rng.integers(0, 3, (9, 12)), np.ones((4, 4), np.int64))[:35, :45].astype(np.uint8)
+    noise = rng.random(labels.shape) < 0.08
+    labels[noise] = rng.integers(0, 3, int(noise.sum()))
+    labels[rng.random(labels.shape) < 0.02] = LS3.ignore_index
+    starts, ends, values = label_runs(labels)
+    keep = values < 3
+    res = polygon_annotations(labels, (starts[keep], ends[keep], values[keep]), 3, LS3.ignore_index)
+    polys = {(a["category_id"], tuple(a["segmentation"][0])) for a in res.anns if isinstance(a["segmentation"], list)}
+    rles = {(a["category_id"], a["segmentation"]["counts"]) for a in res.anns if isinstance(a["segmentation"], dict)}
+    assert (polys, rles) == _per_component_annotations(labels, 3)
+    assert res.fallbacks == len(rles) > 0
+    painted = np.full(labels.shape, LS3.ignore_index, np.uint8)
+    for a in res.anns:
+        seg = a["segmentation"]
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, *labels.shape)) if isinstance(seg, list) else \
+            {"size": seg["size"], "counts": seg["counts"].encode()}
+        m = mask_utils.decode(rle).astype(bool)
+        assert a["area"] == int(m.sum())
+        painted[m] = a["category_id"] - 1
+    np.testing.assert_array_equal(painted, labels)
+    assert res.confusion.trace() == int((labels < 3).sum())

@@ -1,11 +1,11 @@
-"""coco_rle: numpy's COCO RLE gives pycocotools' exact strings, areas and boxes, and decodes them back."""
+"""coco_rle: numpy's COCO RLE gives pycocotools' exact strings, areas and boxes, and decodes them back to runs."""
 
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from segstudio.core.formats.coco_rle import (compress_counts, decode_counts, decode_many, encode_label_map,
-                                             rebuild_label_map)
+from segstudio.core.formats.coco_rle import (canonical_runs, compress_counts, decode_counts, decode_many, decode_runs,
+                                             encode_label_map, encode_runs, label_runs, rebuild_label_map)
 
 
 def _maps():
@@ -44,3 +44,54 @@ def test_counts_round_trip_through_pycocotools():
     mask = mask_utils.decode({"size": [1, int(counts.sum())], "counts": text.encode()})
     assert int(mask.sum()) == int(counts[1::2].sum())
     assert mask_utils.encode(np.asfortranarray(mask))["counts"].decode() == text
+
+
+def _binary_cases():
+    rng = np.random.default_rng(7)
+    for h, w in [(1, 1), (1, 9), (9, 1), (7, 13), (33, 17), (64, 48)]:
+        yield "empty", np.zeros((h, w), np.uint8)
+        yield "full", np.ones((h, w), np.uint8)
+        for y, x in {(0, 0), (h - 1, w - 1), (h // 2, w // 2)}:
+            one = np.zeros((h, w), np.uint8)
+            one[y, x] = 1
+            yield "pixel", one
+        for density in (0.05, 0.5, 0.95):
+            m = (rng.random((h, w)) < density).astype(np.uint8)
+            m[0, 0] = 0
+            yield "first unset", m.copy()
+            m[0, 0] = 1
+            yield "first set", m
+
+
+@pytest.mark.parametrize("case,mask", list(_binary_cases()))
+def test_binary_masks_byte_equal_to_pycocotools(case, mask):
+    """Every class of a 0/1 map (the mask and its complement) encodes to pycocotools' exact RLE."""
+    h, w = mask.shape
+    present = [int(c) for c in np.unique(mask)]
+    bodies = dict(zip(present, encode_label_map(mask, present)))
+    for c in (0, 1):
+        ref = mask_utils.encode(np.asfortranarray((mask == c).astype(np.uint8)))
+        if c not in bodies:  # an empty mask: pycocotools' counts are one run of zeros
+            assert ref["counts"].decode() == compress_counts(np.array([h * w]))
+            continue
+        assert bodies[c]["segmentation"]["counts"] == ref["counts"].decode("ascii"), case
+        assert bodies[c]["area"] == int(mask_utils.area(ref))
+        assert bodies[c]["bbox"] == mask_utils.toBbox(ref).tolist()
+
+
+@pytest.mark.parametrize("labels", list(_maps()))
+def test_decode_runs_gives_back_the_class_runs(labels):
+    classes = [int(c) for c in np.unique(labels) if c < 11]
+    starts, ends, values = label_runs(labels)
+    keep = values < 11
+    found, bodies = encode_runs(starts[keep], ends[keep], values[keep], *labels.shape)
+    assert found == classes
+    s, e, owner, totals = decode_runs([b["segmentation"]["counts"] for b in bodies])
+    assert (totals == labels.size).all()
+    runs = canonical_runs(s, e, np.asarray(found)[owner])
+    for got, want in zip(runs, (starts[keep], ends[keep], values[keep])):
+        np.testing.assert_array_equal(got, want)
+    # overlapping runs are refused, touching runs of one value are joined
+    assert canonical_runs(np.array([0, 3]), np.array([5, 8]), np.array([1, 2])) is None
+    joined = canonical_runs(np.array([4, 0]), np.array([9, 4]), np.array([1, 1]))
+    assert [a.tolist() for a in joined] == [[0], [9], [1]]

@@ -2,25 +2,35 @@
 
 pycocotools encodes one binary mask per call and holds the GIL while it
 works, so an exporter that calls it per class is bound to one core. Here a
-label map is read once in column-major order (COCO's), split into runs of
-equal labels, and the runs of every class become that class's counts; the
-counts are compressed to COCO's string form (5-bit groups, deltas against the
-count two back from the fourth on, as pycocotools' rleToString does) with
-array operations. `decode_counts` is the independent inverse used by the
-exporter's self-check. Area and bounding box follow pycocotools' definitions
-(bbox [x, y, w, h] of the covered pixels).
+label map is read once in column-major order (COCO's) and split into runs of
+equal labels; the runs of every class become that class's counts, and all
+classes' counts are delta-coded and compressed to COCO's string form (5-bit
+groups, deltas against the count two back from the fourth on, as
+pycocotools' rleToString does) in one set of array operations, with no
+Python loop over classes or runs. Area and bounding box follow pycocotools'
+definitions (bbox [x, y, w, h] of the covered pixels).
+
+The decoder (`decode_runs`) turns many compressed strings back into the
+foreground runs they describe, again in one pass, for the exporter's
+self-check; `runs_digest` is the digest both sides compare: a label map's
+class runs (start, end, value), column-major, maximal.
 """
 
 from __future__ import annotations
 
+import hashlib
+
+import cv2
 import numpy as np
 
 MAX_GROUPS = 13  # 5-bit groups in a 64-bit value
+# a value needs g groups when -2**(5g-1) <= x < 2**(5g-1)
+_GROUP_LIMITS = np.array([1 << (5 * g - 1) for g in range(1, MAX_GROUPS)], np.int64)
 
 
 def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, ends, values) of the runs of equal labels in column-major order."""
-    flat = np.ascontiguousarray(labels.T).ravel()
+    """(starts, ends, values) of the maximal runs of equal labels in column-major order."""
+    flat = cv2.transpose(labels).ravel() if labels.dtype == np.uint8 else np.ascontiguousarray(labels.T).ravel()
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     starts = np.concatenate(([0], change))
     ends = np.concatenate((change, [flat.size]))
@@ -29,26 +39,42 @@ def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _compress(x: np.ndarray) -> tuple[bytes, np.ndarray]:
     """COCO's 5-bit groups of the (already delta-coded) values x: the bytes and each value's length."""
-    chars = np.empty((len(x), MAX_GROUPS), np.uint8)
-    valid = np.zeros((len(x), MAX_GROUPS), bool)
-    active = np.ones(len(x), bool)
-    for j in range(MAX_GROUPS):
-        c = x & 0x1F
-        x = x >> 5  # arithmetic shift: negative deltas end on the sign
-        more = np.where(c & 0x10, x != -1, x != 0)
-        chars[:, j] = (c | (more.astype(np.int64) << 5)) + 48
-        valid[:, j] = active
-        active &= more
-        if not active.any():
+    y = x ^ (x >> (8 * x.dtype.itemsize - 1))  # ~x for negatives: a value needs g groups when y < 2**(5g-1)
+    groups = (y >= 16).astype(x.dtype)
+    for limit in _GROUP_LIMITS[1:].tolist():
+        above = y >= limit
+        if not above.any():
             break
-    return chars[valid].tobytes(), valid.sum(axis=1)
+        groups += above
+    groups += 1
+    width = int(groups.max()) if len(x) else 1
+    chars = np.empty((len(x), width), np.uint8)
+    for j in range(width):  # column j: group j of every value (arithmetic shift: negatives end on the sign)
+        c = (x >> (5 * j)) & 0x1F
+        c += 48
+        c[groups > j + 1] += 0x20  # more groups follow
+        chars[:, j] = c
+    used = np.arange(width) < groups[:, None]
+    return np.compress(used.ravel(), chars.ravel()).tobytes(), groups
+
+
+def _positions(seg_starts: np.ndarray, total: int) -> np.ndarray:
+    """Each element's index within its segment, for segments starting at `seg_starts` (sorted, first 0)."""
+    lengths = np.diff(np.append(seg_starts, total))
+    return np.arange(total) - np.repeat(seg_starts, lengths)
+
+
+def _segmented_cumsum(x: np.ndarray, seg_starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums of x restarted at each of `seg_starts` (sorted, unique, first 0)."""
+    cs = np.cumsum(x)
+    base = (cs - x)[seg_starts]
+    return cs - np.repeat(base, np.diff(np.append(seg_starts, len(x))))
 
 
 def _deltas(counts: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Counts minus the count two back, from each RLE's fourth count on (`first`: where each RLE starts)."""
     x = counts.astype(np.int64)
-    pos = np.arange(len(x)) - np.repeat(first, np.diff(np.append(first, len(x))))
-    later = np.flatnonzero(pos >= 3)
+    later = np.flatnonzero(_positions(first, len(x)) >= 3)
     x[later] -= counts[later - 2]
     return x
 
@@ -57,6 +83,78 @@ def compress_counts(counts: np.ndarray) -> str:
     """pycocotools' rleToString for an array of run lengths."""
     data, _ = _compress(_deltas(np.asarray(counts, np.int64), np.array([0])))
     return data.decode("ascii")
+
+
+def _class_counts(s: np.ndarray, e: np.ndarray, lo: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All classes' RLE counts, delta-coded and concatenated, each class's first count and number of counts.
+
+    s, e: runs sorted by class then start; lo: each class's first run; n: pixels.
+    Class c's counts are the differences of 0, s0, e0, s1, e1, ..., n, the last
+    dropped when it is 0 (the class reaches the end of the image).
+    """
+    nruns = np.diff(np.append(lo, len(s)))
+    block = 2 * lo + 2 * np.arange(len(lo))  # where each class's 0 goes in `bounds`
+    at = 2 * np.arange(len(s), dtype=s.dtype) + 2 * np.repeat(np.arange(len(lo), dtype=s.dtype), nruns) + 1
+    bounds = np.empty(2 * len(s) + 2 * len(lo), s.dtype)
+    bounds[at], bounds[at + 1] = s, e
+    bounds[block] = 0
+    block_end = block + 2 * nruns + 1
+    bounds[block_end] = n
+    counts = np.diff(bounds)
+    keep = np.ones(len(counts), bool)
+    keep[block_end[:-1]] = False  # n of one class to 0 of the next
+    last_zero = counts[block_end - 1] == 0
+    keep[block_end - 1] = ~last_zero
+    ncounts = 2 * nruns + 1 - last_zero
+    counts = counts[keep]
+    first = np.cumsum(ncounts) - ncounts
+    x = counts.copy()  # from each class's fourth count on: minus the count two back
+    x[2:] -= counts[:-2]
+    restore = np.concatenate((first, first + 1, first + 2))
+    restore = restore[restore < len(x)]
+    x[restore] = counts[restore]
+    return x, first, ncounts
+
+
+def encode_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, h: int, w: int) -> tuple[list[int], list[dict]]:
+    """(classes, one COCO body {segmentation, area, bbox} per class) from runs of an H x W map.
+
+    The runs (column-major [start, end) with a value each) need not be sorted;
+    runs of one value must not overlap or touch (maximal runs, as label_runs gives).
+    """
+    if len(starts) == 0:
+        return [], []
+    dtype = np.int32 if h * w < 2**31 else np.int64
+    order = np.argsort(values, kind="stable")
+    s, e, v = starts[order].astype(dtype), ends[order].astype(dtype), values[order]
+    lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    x, first, ncounts = _class_counts(s, e, lo, h * w)
+    data, lengths = _compress(x)
+    char_ends = np.cumsum(lengths)[first + ncounts - 1].tolist()
+    text = data.decode("ascii")
+    x0, y0 = np.divmod(s, h)
+    x1, y1 = np.divmod(e - 1, h)
+    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
+    y0[crosses], y1[crosses] = 0, h - 1
+    area = np.add.reduceat(e - s, lo).tolist()
+    xs, xe = np.minimum.reduceat(x0, lo).tolist(), np.maximum.reduceat(x1, lo).tolist()
+    ys, ye = np.minimum.reduceat(y0, lo).tolist(), np.maximum.reduceat(y1, lo).tolist()
+    out, prev = [], 0
+    for i, end in enumerate(char_ends):
+        out.append({"segmentation": {"size": [h, w], "counts": text[prev:end]}, "area": area[i],
+                    "bbox": [float(xs[i]), float(ys[i]), float(xe[i] - xs[i] + 1), float(ye[i] - ys[i] + 1)]})
+        prev = end
+    return [int(c) for c in v[lo]], out
+
+
+def encode_label_map(labels: np.ndarray, classes: list[int]) -> list[dict]:
+    """One COCO annotation body {segmentation, area, bbox} per class in `classes` (each present)."""
+    h, w = labels.shape
+    starts, ends, values = label_runs(labels)
+    keep = np.isin(values, classes)
+    found, bodies = encode_runs(starts[keep], ends[keep], values[keep], h, w)
+    by_class = dict(zip(found, bodies))
+    return [by_class[int(c)] for c in classes]
 
 
 def _values(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,66 +168,80 @@ def _values(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, last
 
 
-def _undelta(x: np.ndarray) -> np.ndarray:
-    """Counts of one RLE from its delta-coded values: from the fourth on, each adds the count two back."""
+def _decode_concat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(all counts of `texts` concatenated, index of each text's first count); every text non-empty."""
+    c = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
+    x, last = _values(c)
+    char_ends = np.cumsum([len(t) for t in texts])
+    first = np.concatenate(([0], np.searchsorted(last, char_ends[:-1] - 1, side="right")))
+    pos = _positions(first, len(x))
     counts = x.copy()
-    counts[1::2] = np.cumsum(x[1::2])
-    counts[2::2] = np.cumsum(x[2::2])
-    return counts
+    # from the fourth count on each count adds the one two back: cumulative sums per parity
+    for idx in (np.flatnonzero(pos % 2 == 1), np.flatnonzero((pos % 2 == 0) & (pos > 0))):
+        if idx.size:
+            seg = np.searchsorted(first, idx, side="right")
+            counts[idx] = _segmented_cumsum(x[idx], np.flatnonzero(np.diff(seg, prepend=-1)))
+    return counts, first
 
 
 def decode_many(texts: list[str]) -> list[np.ndarray]:
     """Run lengths of several compressed RLE strings (inverse of compress_counts), in one pass."""
     if not texts:
         return []
-    c = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
-    x, last = _values(c) if c.size else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    char_ends = np.cumsum([len(t) for t in texts])
-    value_ends = np.searchsorted(last, char_ends - 1, side="right")
-    return [_undelta(v) for v in np.split(x, value_ends[:-1])]
+    if not all(texts):
+        return [decode_counts(t) for t in texts]
+    counts, first = _decode_concat(texts)
+    return np.split(counts, first[1:])
 
 
 def decode_counts(text: str) -> np.ndarray:
     """The run lengths of one compressed RLE string."""
-    return decode_many([text])[0]
+    return decode_many([text])[0] if text else np.zeros(0, np.int64)
 
 
-def encode_label_map(labels: np.ndarray, classes: list[int]) -> list[dict]:
-    """One COCO annotation body {segmentation, area, bbox} per class in `classes` (each present)."""
-    h, w = labels.shape
-    starts, ends, values = label_runs(labels)
-    order = np.argsort(values, kind="stable")
-    s, e = starts[order], ends[order]
-    lo = np.searchsorted(values[order], classes)
-    hi = np.searchsorted(values[order], np.asarray(classes) + 1)
-    # Per class: 0, s0, e0, s1, e1, ..., and h*w unless the last run reaches the end.
-    all_counts, first, spans = [], [], []
-    for a, b in zip(lo, hi):
-        bounds = np.empty(2 * (b - a) + 2, np.int64)
-        bounds[0], bounds[1:-1:2], bounds[2:-1:2], bounds[-1] = 0, s[a:b], e[a:b], h * w
-        counts = np.diff(bounds if e[b - 1] != h * w else bounds[:-1])
-        first.append(sum(len(c) for c in all_counts))
-        all_counts.append(counts)
-    counts = np.concatenate(all_counts)
-    data, lengths = _compress(_deltas(counts, np.array(first)))
-    char_ends = np.cumsum(lengths)[np.append(np.array(first[1:], np.int64), len(counts)) - 1]
-    text = data.decode("ascii")
-    sel = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
-    s, e = s[sel], e[sel]
-    lo = np.concatenate(([0], np.cumsum(hi - lo)[:-1]))
-    x0, x1 = s // h, (e - 1) // h
-    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
-    y0 = np.where(crosses, 0, s % h)
-    y1 = np.where(crosses, h - 1, (e - 1) % h)
-    area = np.add.reduceat(e - s, lo)
-    xs, xe = np.minimum.reduceat(x0, lo), np.maximum.reduceat(x1, lo)
-    ys, ye = np.minimum.reduceat(y0, lo), np.maximum.reduceat(y1, lo)
-    out, prev = [], 0
-    for i, end in enumerate(char_ends):
-        out.append({"segmentation": {"size": [h, w], "counts": text[prev:end]}, "area": int(area[i]),
-                    "bbox": [float(xs[i]), float(ys[i]), float(xe[i] - xs[i] + 1), float(ye[i] - ys[i] + 1)]})
-        prev = end
-    return out
+def decode_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Foreground runs of several non-empty compressed RLE strings: (starts, ends, owner, totals).
+
+    owner: the index of the text each run comes from; totals: the pixels each
+    text's counts cover (its image's H*W when well formed).
+    """
+    counts, first = _decode_concat(texts)
+    pos = _positions(first, len(counts))
+    bounds = _segmented_cumsum(counts, first)
+    last = np.append(first[1:], len(counts)) - 1
+    # counts of ones (odd positions; empty ones skipped): run i covers [bounds[i] - counts[i], bounds[i])
+    odd = np.flatnonzero((pos % 2 == 1) & (counts > 0))
+    owner = np.searchsorted(first, odd, side="right") - 1
+    return bounds[odd] - counts[odd], bounds[odd], owner, bounds[last]
+
+
+def canonical_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """Runs sorted by start with touching runs of one value merged; None if any two overlap."""
+    order = np.argsort(starts, kind="stable")
+    s, e, v = starts[order], ends[order], values[order]
+    if np.any(s[1:] < e[:-1]):
+        return None
+    join = (s[1:] == e[:-1]) & (v[1:] == v[:-1])
+    if join.any():
+        head = np.concatenate(([True], ~join))
+        tail = np.concatenate((~join, [True]))
+        s, e, v = s[head], e[tail], v[head]
+    return s, e, v
+
+
+def runs_digest(starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> bytes:
+    """Digest of canonical runs (sorted, maximal per value)."""
+    h = hashlib.sha1(np.ascontiguousarray(starts, np.int64))
+    h.update(np.ascontiguousarray(ends, np.int64))
+    h.update(np.ascontiguousarray(values, np.int64))
+    return h.digest()
+
+
+def class_runs_digest(labels: np.ndarray, num_classes: int) -> bytes:
+    """runs_digest of a label map's runs of class values (< num_classes); other values count as unlabelled."""
+    s, e, v = label_runs(labels)
+    keep = v < num_classes
+    return runs_digest(s[keep], e[keep], v[keep])
 
 
 def rebuild_label_map(h: int, w: int, classes_counts: list[tuple[int, np.ndarray]], fill: int) -> np.ndarray:
