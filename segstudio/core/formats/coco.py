@@ -20,8 +20,8 @@ Export (`export_coco`)
 
     The JSON is written to a temporary file beside the output and checked
     before it is renamed into place (coco_check.py): it must load with
-    `pycocotools.coco.COCO`, every image's annotations must be the ones
-    written, and every 16th image is decoded by pycocotools and painted back
+    `pycocotools.coco.COCO` and give back the document written, and every
+    16th image is decoded by pycocotools and painted back
     into a label map that must equal the source (RLE) or what the polygons
     were found to rasterise to when they were made (polygon).
 
@@ -52,8 +52,7 @@ from ..output_guard import refuse_inputs
 from ..pathsafety import UnsafePathError
 from ..imageio import image_size, read_label_png
 from ..staging import staged_file
-from .coco_check import (PYCOCOTOOLS_SAMPLE_EVERY, CocoCheckError, ImageCheck, annotations_digest, load_coco_api,
-                         verify_coco)
+from .coco_check import PYCOCOTOOLS_SAMPLE_EVERY, CocoCheckError, load_coco_api, verify_coco
 from .coco_import import import_coco
 from .coco_polygons import outline_polygon, polygon_annotations
 from .coco_rle import encode_label_map, encode_runs, label_runs, runs_digest
@@ -70,7 +69,7 @@ def encode_rles(labels: np.ndarray, classes: list[int]) -> list[dict]:
 @dataclass
 class _ImageAnns:
     anns: list[dict]  # without ids
-    check: ImageCheck  # what verify_coco must find
+    digest: bytes  # of the label map the annotations decode to (b"" unless `sampled`)
     fallbacks: int = 0
     confusion: np.ndarray | None = None  # source vs re-decoded (polygon mode)
 
@@ -87,12 +86,11 @@ def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str, sampled: bool
     runs = starts[keep], ends[keep], values[keep]
     if mode == "polygon":
         res = polygon_annotations(labels, runs, labelset.num_classes, labelset.ignore_index)
-        check = ImageCheck(res.digest, annotations_digest(res.anns))
-        return w, h, _ImageAnns(res.anns, check, res.fallbacks, res.confusion)
+        return w, h, _ImageAnns(res.anns, res.digest, res.fallbacks, res.confusion)
     # one RLE per class present, pycocotools' exact strings, areas and boxes (tests)
     classes, bodies = encode_runs(*runs, h, w)
     anns = [{"category_id": c + 1, **body, "iscrowd": 0} for c, body in zip(classes, bodies)]
-    return w, h, _ImageAnns(anns, ImageCheck(runs_digest(*runs) if sampled else b"", annotations_digest(anns)))
+    return w, h, _ImageAnns(anns, runs_digest(*runs) if sampled else b"")
 
 
 @dataclass
@@ -153,7 +151,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
         "categories": [{"id": i + 1, "name": nm, "supercategory": labelset.name or "class"}
                        for i, nm in enumerate(labelset.names)],
     }
-    checks: dict[int, ImageCheck] = {}
+    digests: dict[int, bytes] = {}
     total = np.zeros((k, k + 1), np.int64)
     report(progress, 0, n)
     with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
@@ -168,7 +166,8 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
                 for ann in res.anns:
                     ann = {"id": len(doc["annotations"]) + 1, "image_id": image_id, **ann}
                     doc["annotations"].append(ann)
-                checks[image_id] = res.check
+                if i % PYCOCOTOOLS_SAMPLE_EVERY == 0:
+                    digests[image_id] = res.digest
                 summary.rle_fallbacks += res.fallbacks
                 if res.confusion is not None:
                     total += res.confusion
@@ -187,7 +186,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
         # json.dumps runs the C encoder; json.dump would iterate in Python
         tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
         check_cancel(cancelled)
-        verify_coco(tmp, labelset, checks, cancelled=cancelled)
+        verify_coco(tmp, labelset, digests, doc, cancelled=cancelled)
     summary.checked = True
     return summary
 
