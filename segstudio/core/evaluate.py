@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -137,9 +136,11 @@ VOC_VOID = 255  # void in every VOC-style mask, whatever the label set's own ign
 
 def stray_values(gt: np.ndarray, labelset: LabelSet) -> dict[int, int]:
     """{value: pixels} of ground-truth values that are neither a class nor the ignore index."""
-    hist = cv2.calcHist([gt], [0], None, [256], [0, 256]).ravel()
-    return {v: int(hist[v]) for v in np.flatnonzero(hist).tolist()
-            if v >= labelset.num_classes and v not in (labelset.ignore_index, VOC_VOID)}
+    high = gt[gt >= labelset.num_classes]  # usually only the void pixels: a small array to count
+    if not high.size:
+        return {}
+    hist = np.bincount(high.ravel(), minlength=256)
+    return {v: int(hist[v]) for v in np.flatnonzero(hist).tolist() if v not in (labelset.ignore_index, VOC_VOID)}
 
 
 def _score_pair(stem: str, pred_path: Path, gt_path: Path, labelset: LabelSet) -> ImageResult:

@@ -36,13 +36,22 @@ def run_app(args) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segstudio")
     app.setOrganizationName("segstudio")
-    win = MainWindow()
-    path = getattr(args, "path", None)
-    labels = getattr(args, "labels", None)
-    masks = getattr(args, "masks", None)
+    win = MainWindow(scan_models=False)
     model = getattr(args, "model", None)
     if model:
         win.prediction.requested = model
+    _close_on_terminate(app)
+    # The window is shown first; the folder (or the samples' copy) opens and the model scan (which
+    # imports torch on a worker thread, contending for the GIL) starts once it has been painted.
+    _after_first_paint(win, lambda: _open_start_folder(win, args))
+    win.show()
+    return app.exec()
+
+
+def _open_start_folder(win, args) -> None:
+    path = getattr(args, "path", None)
+    labels = getattr(args, "labels", None)
+    masks = getattr(args, "masks", None)
     if path:
         win.open_path(path, labels=labels, masks=masks)
     else:
@@ -54,9 +63,30 @@ def run_app(args) -> int:
             win.open_path(samples, labels=labels or (None if remembered else "camvid"), masks=masks)
             if win.gt_dir is None and (samples / "ground-truth").is_dir():
                 win.set_gt_dir(samples / "ground-truth")
-    _close_on_terminate(app)
-    win.show()
-    return app.exec()
+    win.prediction.scan()
+
+
+def _after_first_paint(win, then, fallback_ms: int = 1000) -> None:
+    """Call `then()` once, right after the window's first paint (or after `fallback_ms` if none comes,
+    e.g. when it starts minimised)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.Paint:
+                QTimer.singleShot(0, fire)
+            return False
+
+    def fire():
+        if getattr(win, "_started", False):
+            return
+        win._started = True
+        win.removeEventFilter(probe)
+        then()
+
+    probe = FirstPaint(win)
+    win.installEventFilter(probe)
+    QTimer.singleShot(fallback_ms, fire)
 
 
 def _close_on_terminate(app) -> None:

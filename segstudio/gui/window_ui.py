@@ -18,7 +18,6 @@ from .file_list import FileList
 from .model_menu import ModelMenu
 from .safety import SafetyController
 from .status_bar import StatusBar
-from .help_dialogs import AboutDialog, ShortcutsDialog, show_dialog
 from .tools import ToolState
 
 
@@ -150,9 +149,9 @@ def build_actions(win) -> None:
     win.act_cancel = action(win, "Cancel Prediction", win.cancel_prediction)
     win.act_cancel.setEnabled(False)
     win.act_train = action(win, "Train on My Annotations…", win.open_train)
-    win.act_shortcuts = action(win, "&Keyboard Shortcuts…", lambda: show_dialog(win, ShortcutsDialog(win)),
+    win.act_shortcuts = action(win, "&Keyboard Shortcuts…", lambda: _help_dialog(win, "ShortcutsDialog"),
                                QKeySequence.StandardKey.HelpContents)
-    win.act_about = action(win, "&About segstudio…", lambda: show_dialog(win, AboutDialog(win)))
+    win.act_about = action(win, "&About segstudio…", lambda: _help_dialog(win, "AboutDialog"))
 
 def build_menus(win) -> None:
     mb = win.menuBar()
@@ -256,3 +255,10 @@ def save_layout(win) -> None:
         win.settings.setValue(key, value)
     win.tools.save(win.settings)
     win.settings.setValue("tools/assist", win.assist.active.name if win.assist.active is not None else "")
+
+
+def _help_dialog(win, name: str) -> None:
+    """Show a Help dialog; its module (importlib.metadata and all) is imported on first use, not at startup."""
+    from . import help_dialogs
+
+    help_dialogs.show_dialog(win, getattr(help_dialogs, name)(win))
