@@ -12,6 +12,7 @@ from pycocotools.coco import COCO
 from segstudio.core.formats.classmap import UnknownClassesError
 from segstudio.core.jobs import Cancelled
 from segstudio.core.formats.coco import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
+from segstudio.core.formats.coco_json import dumps_with_segmentations, quarter_texts
 from segstudio.core.formats.coco_polygons import polygon_annotations
 from segstudio.core.formats.coco_rle import label_runs
 from segstudio.core.errors import SegstudioError
@@ -280,3 +281,18 @@ def test_class_tracing_equals_per_component_outlines(seed):
         painted[m] = a["category_id"] - 1
     np.testing.assert_array_equal(painted, labels)
     assert res.confusion.trace() == int((labels < 3).sum())
+
+
+def test_quarter_texts_parse_back_to_the_same_floats():
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 4 * 100000, 1000) / 4.0
+    values[:6] = [0, 0.25, 0.5, 0.75, 10.0, 1e9]
+    texts = quarter_texts(values, [0, 3, 10, 1000])
+    assert [json.loads(t) for t in texts] == [values[:3].tolist(), values[3:10].tolist(), values[10:].tolist()]
+    assert quarter_texts(np.array([0.3]), [0, 1]) is None  # not a multiple of 0.25: json writes it
+    assert quarter_texts(np.array([-0.25]), [0, 1]) is None
+    # a file name that looks like a placeholder is left alone
+    doc = {"images": [{"file_name": "\ue0000"}],
+           "annotations": [{"id": 1, "segmentation": [[1.25, 2.5, 3.0, 4.75, 5.0, 6.0]]}, {"id": 2, "segmentation": {}}]}
+    text = dumps_with_segmentations(doc, ["[[1.25,2.5,3,4.75,5,6]]", None])
+    assert json.loads(text) == doc

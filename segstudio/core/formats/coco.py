@@ -36,7 +36,6 @@ re-exported here.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from ..imageio import image_size, read_label_png
 from ..staging import staged_file
 from .coco_check import PYCOCOTOOLS_SAMPLE_EVERY, CocoCheckError, load_coco_api, verify_coco
 from .coco_import import import_coco
+from .coco_json import dumps_with_segmentations
 from .coco_polygons import outline_polygon, polygon_annotations
 from .coco_rle import encode_label_map, encode_runs, label_runs, runs_digest
 from .coco_segm import decode_segmentation
@@ -72,6 +72,7 @@ class _ImageAnns:
     digest: bytes  # of the label map the annotations decode to (b"" unless `sampled`)
     fallbacks: int = 0
     confusion: np.ndarray | None = None  # source vs re-decoded (polygon mode)
+    seg_texts: list[str | None] | None = None  # polygon mode: segmentations as JSON text (coco_json)
 
 
 def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str, sampled: bool = True) -> tuple[int, int, _ImageAnns]:
@@ -86,7 +87,7 @@ def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str, sampled: bool
     runs = starts[keep], ends[keep], values[keep]
     if mode == "polygon":
         res = polygon_annotations(labels, runs, labelset.num_classes, labelset.ignore_index)
-        return w, h, _ImageAnns(res.anns, res.digest, res.fallbacks, res.confusion)
+        return w, h, _ImageAnns(res.anns, res.digest, res.fallbacks, res.confusion, res.seg_texts)
     # one RLE per class present, pycocotools' exact strings, areas and boxes (tests)
     classes, bodies = encode_runs(*runs, h, w)
     anns = [{"category_id": c + 1, **body, "iscrowd": 0} for c, body in zip(classes, bodies)]
@@ -152,6 +153,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
                        for i, nm in enumerate(labelset.names)],
     }
     digests: dict[int, bytes] = {}
+    seg_texts: list[str | None] = []
     total = np.zeros((k, k + 1), np.int64)
     report(progress, 0, n)
     with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
@@ -166,6 +168,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
                 for ann in res.anns:
                     ann = {"id": len(doc["annotations"]) + 1, "image_id": image_id, **ann}
                     doc["annotations"].append(ann)
+                seg_texts += res.seg_texts or [None] * len(res.anns)
                 if i % PYCOCOTOOLS_SAMPLE_EVERY == 0:
                     digests[image_id] = res.digest
                 summary.rle_fallbacks += res.fallbacks
@@ -183,8 +186,8 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
         s = cm.scores()
         summary.fidelity_miou, summary.fidelity_pixel_accuracy = float(s.mean_iou), float(s.pixel_accuracy)
     with staged_file(out_file, overwrite=overwrite) as tmp:
-        # json.dumps runs the C encoder; json.dump would iterate in Python
-        tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        # json.dumps runs the C encoder (json.dump would iterate in Python); polygons come pre-formatted
+        tmp.write_text(dumps_with_segmentations(doc, seg_texts), encoding="utf-8")
         check_cancel(cancelled)
         verify_coco(tmp, labelset, digests, doc, cancelled=cancelled)
     summary.checked = True

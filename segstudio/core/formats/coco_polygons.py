@@ -30,15 +30,20 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..metrics import ConfusionMatrix
+from .coco_json import quarter_texts
 from .coco_rle import canonical_runs, class_runs_digest, decode_runs, encode_runs, runs_digest
 
 
-def _trace(component_or_mask: np.ndarray) -> tuple[tuple, np.ndarray | None]:
-    """cv2 contours and hierarchy of a 0/1 uint8 mask, padded by 1 and upsampled 2x."""
-    padded = cv2.copyMakeBorder(component_or_mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+def _trace_padded(padded: np.ndarray) -> tuple[tuple, np.ndarray | None]:
+    """cv2 contours and hierarchy of a 0/1 uint8 mask with a zero border, upsampled 2x."""
     big = cv2.resize(padded, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     contours, hierarchy = cv2.findContours(big, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     return contours, (hierarchy[0] if hierarchy is not None else None)
+
+
+def _trace(mask: np.ndarray) -> tuple[tuple, np.ndarray | None]:
+    """cv2 contours and hierarchy of a 0/1 uint8 mask, padded by 1 and upsampled 2x."""
+    return _trace_padded(cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0))
 
 
 def _outline(contour: np.ndarray) -> np.ndarray:
@@ -79,16 +84,17 @@ def _column_pieces(s: np.ndarray, e: np.ndarray, h: int) -> tuple[np.ndarray, np
     return np.maximum(s[idx], col * h), np.minimum(e[idx], (col + 1) * h)
 
 
-def _holed_bodies(crop: np.ndarray, box: tuple, seeds: list[tuple[int, int]], runs: tuple, h: int, w: int) -> list[dict]:
-    """RLE bodies of the components of a class crop holding `seeds` (crop (x, y) pixels),
+def _holed_bodies(padded: np.ndarray, box: tuple, seeds: list[tuple[int, int]], runs: tuple, h: int, w: int) -> list[dict]:
+    """RLE bodies of the components of a padded class crop holding `seeds` (padded (x, y) pixels),
     cut from the class's column-major runs (sorted by start)."""
-    bx0, by0 = box[0], box[1]
-    cc = cv2.connectedComponents(crop, connectivity=8)[1]
-    wanted = [int(cc[y, x]) for x, y in seeds]
+    cc = cv2.connectedComponents(padded, connectivity=8)[1]
+    wanted = np.zeros(int(cc.max()) + 1, bool)
+    wanted[[int(cc[y, x]) for x, y in seeds]] = True
     ps, pe = _column_pieces(*runs, h)  # a run over a column boundary may join two components
-    comp = cc[ps % h - by0, ps // h - bx0]
-    keep = np.isin(comp, wanted)
-    merged = canonical_runs(ps[keep], pe[keep], comp[keep])
+    col, row = np.divmod(ps, h)
+    comp = cc[row - (box[1] - 1), col - (box[0] - 1)]
+    keep = wanted[comp]
+    merged = canonical_runs(ps[keep], pe[keep], comp[keep], presorted=True)
     return encode_runs(*merged, h, w)[1]
 
 
@@ -98,35 +104,54 @@ class PolygonResult:
     digest: bytes  # class runs digest of the label map the annotations decode to
     fallbacks: int  # components with holes written as RLE
     confusion: np.ndarray  # source vs re-decoded
+    seg_texts: list[str | None] | None = None  # per annotation: its segmentation as JSON text (coco_json)
 
 
-def _class_box(s: np.ndarray, e: np.ndarray, h: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) inclusive bounds of column-major runs [s, e) in an image of height h."""
-    x0, x1 = s // h, (e - 1) // h
-    crosses = x1 > x0
-    y0 = np.where(crosses, 0, s % h)
-    y1 = np.where(crosses, h - 1, (e - 1) % h)
-    return int(x0.min()), int(y0.min()), int(x1.max()), int(y1.max())
+def _class_boxes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, h: int) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) inclusive bounds of each group (starting at lo) of column-major runs [s, e)."""
+    x0, y0 = np.divmod(s, h)
+    x1, y1 = np.divmod(e - 1, h)
+    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
+    y0[crosses], y1[crosses] = 0, h - 1
+    return list(zip(np.minimum.reduceat(x0, lo).tolist(), np.minimum.reduceat(y0, lo).tolist(),
+                    np.maximum.reduceat(x1, lo).tolist(), np.maximum.reduceat(y1, lo).tolist()))
 
 
-def _trace_class(labels: np.ndarray, c: int, runs: tuple) -> tuple[list[list[float]], list[dict]]:
-    """(outline polygons of the components without holes, RLE bodies of those with holes) of class c,
-    whose column-major runs (sorted by start) are `runs`."""
+def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[float]], list[str | None]]:
+    """Image-coordinate outlines (flat x, y lists) of contours traced in a crop padded at (x0 - 1, y0 - 1),
+    and each one's JSON segmentation text (None where json must write it)."""
+    lengths = [len(c) for c in contours]
+    if min(lengths) < 3:
+        polys = [(_outline(c) + (float(x0), float(y0))).ravel().tolist() for c in contours]
+        return polys, [None] * len(polys)
+    pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
+    pts = (pts + 0.5) / 2.0 + (x0 - 1.0, y0 - 1.0)  # upsampled pixel u has its centre at (u + 0.5) / 2
+    splits = np.cumsum([0] + lengths)
+    flat = pts.ravel()
+    texts = quarter_texts(flat, (2 * splits).tolist())
+    polys = [flat[2 * a:2 * b].tolist() for a, b in zip(splits[:-1], splits[1:])]
+    return polys, (["[" + t + "]" for t in texts] if texts is not None else [None] * len(polys))
+
+
+def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[tuple[list, list], list[dict]]:
+    """((outline polygons, their JSON texts) of the components without holes, RLE bodies of those with
+    holes) of class c,
+    whose column-major runs (sorted by start) are `runs` and bounds `box`."""
     h, w = labels.shape
-    box = _class_box(*runs, h)
     bx0, by0, bx1, by1 = box
-    crop = (labels[by0:by1 + 1, bx0:bx1 + 1] == c).view(np.uint8)
-    contours, hierarchy = _trace(crop)
-    polys, seeds = [], []
+    padded = np.zeros((by1 - by0 + 3, bx1 - bx0 + 3), np.uint8)
+    np.equal(labels[by0:by1 + 1, bx0:bx1 + 1], c, out=padded[1:-1, 1:-1].view(bool))
+    contours, hierarchy = _trace_padded(padded)
+    outer, seeds = [], []
     for contour, (_, _, child, parent) in zip(contours, hierarchy if hierarchy is not None else []):
         if parent >= 0:
             continue
         if child < 0:
-            polys.append((_outline(contour) + (float(bx0), float(by0))).ravel().tolist())
+            outer.append(contour)
         else:
-            u, v = contour[0, 0]  # a traced pixel of the component, upsampled and padded
-            seeds.append((u // 2 - 1, v // 2 - 1))
-    return polys, (_holed_bodies(crop, box, seeds, runs, h, w) if seeds else [])
+            u, v = contour[0, 0]  # a traced pixel of the component, upsampled
+            seeds.append((u // 2, v // 2))
+    return (_outlines(outer, bx0, by0) if outer else ([], [])), (_holed_bodies(padded, box, seeds, runs, h, w) if seeds else [])
 
 
 def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill: int) -> PolygonResult:
@@ -135,14 +160,16 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     h, w = labels.shape
     s, e, v = runs
     order = np.argsort(v, kind="stable")
-    lo = np.concatenate(([0], np.flatnonzero(np.diff(v[order])) + 1, [len(v)]))
-    polys, poly_cls, holed = [], [], []
-    for a, b in zip(lo[:-1], lo[1:]):
-        if a == b:
-            continue
-        c = int(v[order[a]])
-        class_polys, bodies = _trace_class(labels, c, (s[order[a:b]], e[order[a:b]]))
+    s, e, v = s[order], e[order], v[order]
+    lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1]))) if len(v) else np.zeros(0, np.int64)
+    bounds = np.append(lo, len(v)).tolist()
+    polys, poly_texts, poly_cls, holed = [], [], [], []
+    for i, box in enumerate(_class_boxes(s, e, lo, h) if len(v) else []):
+        a, b = bounds[i], bounds[i + 1]
+        c = int(v[a])
+        (class_polys, texts), bodies = _trace_class(labels, c, (s[a:b], e[a:b]), box)
         polys += class_polys
+        poly_texts += texts
         poly_cls += [c] * len(class_polys)
         holed += [(c, body) for body in bodies]
     anns: list[dict] = []
@@ -158,7 +185,9 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     for c, body in holed:
         anns.append({"category_id": c + 1, **body, "iscrowd": 0})
         texts.append(body["segmentation"]["counts"])
-    return _checked(labels, runs, anns, texts, num_classes, fill, len(holed))
+    result = _checked(labels, runs, anns, texts, num_classes, fill, len(holed))
+    result.seg_texts = poly_texts + [None] * len(holed)
+    return result
 
 
 def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int) -> PolygonResult:

@@ -215,10 +215,14 @@ def decode_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return bounds[odd] - counts[odd], bounds[odd], owner, bounds[last]
 
 
-def canonical_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...] | None:
-    """Runs sorted by start with touching runs of one value merged; None if any two overlap."""
-    order = np.argsort(starts, kind="stable")
-    s, e, v = starts[order], ends[order], values[order]
+def canonical_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
+                   presorted: bool = False) -> tuple[np.ndarray, ...] | None:
+    """Runs sorted by start (`presorted`: they are) with touching runs of one value merged; None if any two overlap."""
+    if presorted:
+        s, e, v = starts, ends, values
+    else:
+        order = np.argsort(starts, kind="stable")
+        s, e, v = starts[order], ends[order], values[order]
     if np.any(s[1:] < e[:-1]):
         return None
     join = (s[1:] == e[:-1]) & (v[1:] == v[:-1])
