@@ -28,6 +28,7 @@ class ModelCache:
         self.lock = threading.Lock()
         self.path: Path | None = None
         self.predictor = None
+        self.scale: float | None = None  # the Prediction Scale setting: None = the model's training scale
 
     def get(self, path: Path):
         from segstudio.nets.predictor import Predictor
@@ -37,6 +38,7 @@ class ModelCache:
                 self.predictor = None
                 self.predictor = Predictor.from_checkpoint(str(path))
                 self.path = path
+            self.predictor.scale = self.scale
             return self.predictor
 
 
