@@ -2,7 +2,8 @@
 
 Inputs are image files or folders (their images, not recursive). One PNG per
 image, named by the image's stem, is written to --out as a palette PNG of the
-model's label set. An image that cannot be read is reported and skipped; the
+model's label set (with --confidence, also its confidence map in --out/.confidence,
+as the studio saves it). An image that cannot be read is reported and skipped; the
 exit status is then 1, but every other image is still written.
 
 Nothing is written over an input: an --out folder that is an input folder,
@@ -48,6 +49,9 @@ def add_arguments(p) -> None:
     p.add_argument("--scale", type=float, default=None,
                    help="resize images by this factor before the network (1.0 = native size); default: the "
                         "scale the model was trained at (the card's input.train_short_side)")
+    p.add_argument("--confidence", action="store_true",
+                   help="also save each prediction's per-pixel confidence (softmax margin, 8-bit PNG) in "
+                        "OUT/.confidence/, where the studio's heat map and review queue read it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -101,14 +105,19 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(images)), problems
 
 
-def plan_outputs(images: list[Path], inputs: list[Path], out: Path, overwrite: bool) -> dict[Path, Path]:
+def plan_outputs(images: list[Path], inputs: list[Path], out: Path, overwrite: bool,
+                 confidence: bool = False) -> dict[Path, Path]:
     """{image: label PNG in `out`}, after refusing any write over an input or, without
-    `overwrite`, over an existing file; raises OutputConflictError naming both paths."""
+    `overwrite`, over an existing file (confidence maps too, with `confidence`); raises
+    OutputConflictError naming both paths."""
     refuse_input_folder(out, [p for p in inputs if p.is_dir()], what="--out")
     targets = {image: out / f"{image.stem}.png" for image in images}
+    extra = [out / ".confidence" / f"{image.stem}.png" for image in images] if confidence else []
     refuse_inputs(targets.values(), images, what="label PNG")
+    refuse_inputs(extra, images, what="confidence PNG")
     if not overwrite:
         refuse_existing(targets.values(), what="label PNG")
+        refuse_existing(extra, what="confidence PNG")
     return targets
 
 
@@ -120,6 +129,21 @@ def _check_output_folder(out: Path) -> None:
         probe.unlink()
     except OSError as e:
         raise SegstudioError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
+
+
+def _write(target: Path, labels, labelset) -> None:
+    """The label PNG, and after it the confidence map when `labels` is (labels, confidence)."""
+    from segstudio.core.imageio import write_label_png
+
+    if isinstance(labels, tuple):
+        labels, conf = labels
+        write_label_png(target, labels, labelset)
+        if conf is not None:
+            from segstudio.core.assist.confidence_store import save_confidence
+
+            save_confidence(target.parent, target.stem, conf)
+        return
+    write_label_png(target, labels, labelset)
 
 
 def _message(text: str) -> None:
@@ -162,14 +186,12 @@ def _run(args, shard) -> int:
         print(f"segstudio predict: {msg}", file=sys.stderr)
     if not images:
         raise SegstudioError("no images to predict (" + "; ".join(problems) + ")" if problems else "no images to predict")
-    targets = plan_outputs(images, args.inputs, args.out, args.overwrite)
+    targets = plan_outputs(images, args.inputs, args.out, args.overwrite, getattr(args, "confidence", False))
     if shard.is_main:
         _check_output_folder(args.out)
     shard.barrier()  # every rank has planned (and refused) before any rank writes
     images = shard.take(images)
     args.device = shard.device(args.device)
-
-    from segstudio.core.imageio import write_label_png
 
     predictor = load_predictor(args)
     card = predictor.card
@@ -195,7 +217,8 @@ def _run(args, shard) -> int:
     # PNG encoding runs beside the model so that neither waits for the other; at most a few
     # label maps wait to be written, so memory does not grow with the number of images.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segstudio-png") as pool:
-        for path, labels, error in predictor.predict_paths(images, batch_size=args.batch_size,
+        confidence = getattr(args, "confidence", False)
+        for path, labels, error in predictor.predict_paths(images, batch_size=args.batch_size, confidence=confidence,
                                                            progress=lambda i, n: bar.update(i)):
             if error is not None:
                 failed += 1
@@ -203,7 +226,7 @@ def _run(args, shard) -> int:
                       file=sys.stderr)
                 continue
             target = targets[path]
-            writes.append((target, pool.submit(write_label_png, target, labels, predictor.labelset)))
+            writes.append((target, pool.submit(_write, target, labels, predictor.labelset)))
             while len(writes) > 4:
                 finish_oldest()
         while writes:

@@ -157,3 +157,24 @@ def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, 
                  "--scale", "0", str(src)]) == 2
     assert "scale must be in (0, 8]" in capsys.readouterr().err
     assert not (tmp_path / "m2" / "a.png").exists()
+
+
+def test_predict_confidence_flag_saves_maps_the_studio_reads(tmp_path, model_path, capsys):
+    from segstudio.core.assist.confidence_store import load_confidence
+
+    src = tmp_path / "images"
+    src.mkdir()
+    for i in range(2):
+        _img(src / f"f{i}.png", 64, 48, seed=i)
+    out = tmp_path / "out"
+    assert main(["predict", str(src), "--model", str(model_path), "--out", str(out), "--confidence", "--quiet"]) == 0
+    for i in range(2):
+        conf = load_confidence(out, f"f{i}", size=(64, 48))
+        assert conf is not None and conf.dtype == np.uint8 and 0 < conf.mean() < 255
+        assert read_label_png(out / f"f{i}.png").shape == (48, 64)
+    # an existing confidence map is not replaced without --overwrite
+    (out / "f0.png").unlink()
+    assert main(["predict", str(src / "f0.png"), "--model", str(model_path), "--out", str(out),
+                 "--confidence", "--quiet"]) == 2
+    assert "confidence PNG" in capsys.readouterr().err
+    assert not (out / "f0.png").exists()
