@@ -546,7 +546,7 @@ def main() -> None:
         pred = predictor.predict(image)
         empty = np.full(gt.shape, labelset.ignore_index, np.uint8)
         empty_scene = Scene(image, gt, labelset.ignore_index, None)
-        empty_scene._sp = scene.superpixels()
+        empty_scene._sp, empty_scene._boxes = scene.superpixels(), scene._boxes
         r = {"image": img_path.name,
              "start_accuracy": float(np.count_nonzero(scene.valid & (pred == gt)) / scene.n_valid),
              "baseline": annotate(scene, pred, BASELINE, args.target, args.cap, args.components),
