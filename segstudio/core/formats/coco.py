@@ -128,6 +128,17 @@ def coco_info(labelset: LabelSet, now: datetime.datetime | None = None) -> dict:
             "url": "", "date_created": now.strftime("%Y/%m/%d")}
 
 
+def _new_document(labelset: LabelSet) -> dict:
+    return {
+        "info": coco_info(labelset),
+        "licenses": [],
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i + 1, "name": nm, "supercategory": labelset.name or "class"}
+                       for i, nm in enumerate(labelset.names)],
+    }
+
+
 def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSet, out_file: str | Path, *,
                 segmentation: str = "rle", overwrite: bool = False, workers: int | None = None,
                 progress: ProgressFn | None = None, cancelled: CancelFn | None = None) -> CocoExportSummary:
@@ -144,14 +155,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
                                 unannotated=pairing.unannotated, orphan_masks=pairing.orphan_masks)
     n = len(pairing.pairs)
     k = labelset.num_classes
-    doc = {
-        "info": coco_info(labelset),
-        "licenses": [],
-        "images": [],
-        "annotations": [],
-        "categories": [{"id": i + 1, "name": nm, "supercategory": labelset.name or "class"}
-                       for i, nm in enumerate(labelset.names)],
-    }
+    doc = _new_document(labelset)
     digests: dict[int, bytes] = {}
     seg_texts: list[str | None] = []
     total = np.zeros((k, k + 1), np.int64)
@@ -183,8 +187,8 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
     if segmentation == "polygon":
         cm = ConfusionMatrix(k)
         cm.add_matrix(total)
-        s = cm.scores()
-        summary.fidelity_miou, summary.fidelity_pixel_accuracy = float(s.mean_iou), float(s.pixel_accuracy)
+        scores = cm.scores()
+        summary.fidelity_miou, summary.fidelity_pixel_accuracy = float(scores.mean_iou), float(scores.pixel_accuracy)
     with staged_file(out_file, overwrite=overwrite) as tmp:
         # json.dumps runs the C encoder (json.dump would iterate in Python); polygons come pre-formatted
         tmp.write_text(dumps_with_segmentations(doc, seg_texts), encoding="utf-8")

@@ -30,6 +30,7 @@ from .coco_rle import class_runs_digest
 
 #: every this-many-th image is also decoded to pixels by pycocotools
 PYCOCOTOOLS_SAMPLE_EVERY = 16
+_DECODE_BATCH = 32  # masks pycocotools decodes per call (memory: 32 full-size masks)
 
 
 class CocoCheckError(SegstudioError):
@@ -49,12 +50,14 @@ def load_coco_api(path: str | Path):
 
 def painted_digest(coco, info: dict, anns: list[dict], num_classes: int, fill: int) -> bytes:
     """Digest of the label map pycocotools' decoded annotations paint, in order, over `fill`."""
-    # painted in the transposed (column-major) frame: a decoded mask is
-    # Fortran-ordered, so its .T is contiguous and indexing stays fast
+    # painted in the transposed (column-major) frame: decoded masks are
+    # Fortran-ordered, so their .T is contiguous and indexing stays fast
     labels_t = np.full((info["width"], info["height"]), fill, np.uint8)
-    for ann in anns:
-        m = mask_utils.decode(coco.annToRLE(ann)).T
-        np.copyto(labels_t, np.uint8(ann["category_id"] - 1), where=m.view(bool))
+    for i in range(0, len(anns), _DECODE_BATCH):
+        batch = anns[i:i + _DECODE_BATCH]
+        decoded_t = mask_utils.decode([coco.annToRLE(a) for a in batch]).T  # N x W x H, C-ordered
+        for ann, m in zip(batch, decoded_t):
+            np.copyto(labels_t, np.uint8(ann["category_id"] - 1), where=m.view(bool))
     return class_runs_digest(labels_t.T, num_classes)
 
 
