@@ -275,8 +275,8 @@ def repredict_boxes(camvid: Path, frames: int = 8, per_frame: int = 6, side: int
                 ok = lab == g
                 tally[name] += (np.count_nonzero(ok & valid), np.count_nonzero(valid),
                                 np.count_nonzero(ok & sm), np.count_nonzero(sm))
-    return {k: {"box_pixel_accuracy": round(t[0] / max(1, t[1]), 4), "small_class_recall": round(t[2] / max(1, t[3]), 4)}
-            for k, t in tally.items()}
+    return {k: {"box_pixel_accuracy": round(t[0] / max(1, t[1]), 4),
+                "small_class_recall": round(t[2] / max(1, t[3]), 4)} for k, t in tally.items()}
 
 
 def main() -> None:

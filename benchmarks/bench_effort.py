@@ -53,8 +53,10 @@ to fix it, all painting that component's true class c:
             need not keep out of them); switching that mode costs 2 clicks.
             The baseline has no protect mode (labelme and CVAT have none).
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.
-  re-predict a box around the component (16 px margin): the model's full-
-            resolution labels replace the box (its own, possibly several classes).
+  re-predict a box around the component (16 px margin): the model's labels
+            for the box (segstudio's predict_box: the crop with 64 px of context
+            at the model's working scale) replace the box (possibly several
+            classes).
 Every action is scored by its exact effect on the current mask: pixels that
 become right minus pixels that were right and become wrong. The annotator
 applies the action with the highest score per unit of cost (ties: the cheaper)

@@ -69,7 +69,7 @@ class AssistController(QObject):
         tips = {"superpixel": "Paint whole superpixels; [ / ] coarser / finer",
                 "wand": "Grow a region of similar colour; drag sideways for tolerance, release commits",
                 "grabcut": "Drag a box around an object; Shift/Ctrl-drag hints; Enter commits",
-                "repredict": "Drag a box: the model predicts it at full resolution and replaces its labels"}
+                "repredict": "Drag a box: the model predicts it again (with context around it) and replaces its labels"}
         for name, tool in self.tools.items():
             a = QAction(tool.text, win, checkable=True)
             a.setShortcut(QKeySequence(TOOL_KEYS[name]))

@@ -7,7 +7,7 @@ the controller, which makes each commit one undoable Document step:
                       the tolerance (live preview); release commits (Enter too).
   BoxTool (C, R)      drag a box: GrabCut (worker thread, preview, Shift-drag / Ctrl-drag
                       foreground / background hints, Enter commits) or re-predict the box
-                      with the model at full resolution (replaces the box's labels).
+                      with the model, context around it (replaces the box's labels).
 Esc drops a preview.
 """
 
