@@ -117,25 +117,23 @@ def _class_boxes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, h: int) -> list[t
                     np.maximum.reduceat(x1, lo).tolist(), np.maximum.reduceat(y1, lo).tolist()))
 
 
-def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[float]], list[str | None]]:
+def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[float]], np.ndarray]:
     """Image-coordinate outlines (flat x, y lists) of contours traced in a crop padded at (x0 - 1, y0 - 1),
-    and each one's JSON segmentation text (None where json must write it)."""
+    and all their coordinates in one array."""
     lengths = [len(c) for c in contours]
     if min(lengths) < 3:
         polys = [(_outline(c) + (float(x0), float(y0))).ravel().tolist() for c in contours]
-        return polys, [None] * len(polys)
+        return polys, np.concatenate(polys)
     pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
     pts = (pts + 0.5) / 2.0 + (x0 - 1.0, y0 - 1.0)  # upsampled pixel u has its centre at (u + 0.5) / 2
-    splits = np.cumsum([0] + lengths)
+    splits = (2 * np.cumsum([0] + lengths)).tolist()
     flat = pts.ravel()
-    texts = quarter_texts(flat, (2 * splits).tolist())
-    polys = [flat[2 * a:2 * b].tolist() for a, b in zip(splits[:-1], splits[1:])]
-    return polys, (["[" + t + "]" for t in texts] if texts is not None else [None] * len(polys))
+    return [flat[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])], flat
 
 
 def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[tuple[list, list], list[dict]]:
-    """((outline polygons, their JSON texts) of the components without holes, RLE bodies of those with
-    holes) of class c,
+    """((outline polygons, all their coordinates) of the components without holes, RLE bodies of those
+    with holes) of class c,
     whose column-major runs (sorted by start) are `runs` and bounds `box`."""
     h, w = labels.shape
     bx0, by0, bx1, by1 = box
@@ -151,7 +149,7 @@ def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[t
         else:
             u, v = contour[0, 0]  # a traced pixel of the component, upsampled
             seeds.append((u // 2, v // 2))
-    return (_outlines(outer, bx0, by0) if outer else ([], [])), (_holed_bodies(padded, box, seeds, runs, h, w) if seeds else [])
+    return (_outlines(outer, bx0, by0) if outer else ([], np.zeros(0))), (_holed_bodies(padded, box, seeds, runs, h, w) if seeds else [])
 
 
 def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill: int) -> PolygonResult:
@@ -163,13 +161,13 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     s, e, v = s[order], e[order], v[order]
     lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1]))) if len(v) else np.zeros(0, np.int64)
     bounds = np.append(lo, len(v)).tolist()
-    polys, poly_texts, poly_cls, holed = [], [], [], []
+    polys, poly_coords, poly_cls, holed = [], [], [], []
     for i, box in enumerate(_class_boxes(s, e, lo, h) if len(v) else []):
         a, b = bounds[i], bounds[i + 1]
         c = int(v[a])
-        (class_polys, texts), bodies = _trace_class(labels, c, (s[a:b], e[a:b]), box)
+        (class_polys, coords), bodies = _trace_class(labels, c, (s[a:b], e[a:b]), box)
         polys += class_polys
-        poly_texts += texts
+        poly_coords.append(coords)
         poly_cls += [c] * len(class_polys)
         holed += [(c, body) for body in bodies]
     anns: list[dict] = []
@@ -186,7 +184,10 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
         anns.append({"category_id": c + 1, **body, "iscrowd": 0})
         texts.append(body["segmentation"]["counts"])
     result = _checked(labels, runs, anns, texts, num_classes, fill, len(holed))
-    result.seg_texts = poly_texts + [None] * len(holed)
+    texts = quarter_texts(np.concatenate(poly_coords), np.cumsum([0] + [len(p) for p in polys]).tolist()) \
+        if polys else []
+    result.seg_texts = (["[" + t + "]" for t in texts] if texts is not None else [None] * len(polys)) \
+        + [None] * len(holed)
     return result
 
 
