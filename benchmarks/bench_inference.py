@@ -22,10 +22,12 @@ Shipped models on the CPU (`--only shipped`): for models/segnet-basic-camvid
 and fcn8s-w0.3-camvid at 360x480 (CamVid val frames), eager torch,
 channels_last, bf16 autocast, torch.compile (inductor) and onnxruntime, taking
 turns image by image, with s/image, speed against eager and the fraction of
-pixels whose label equals eager's. Then "Predict All": `predict_paths` of the
-default model over --predict-all CamVid files with today's torch path against
-the default backend (auto: onnxruntime), cold (the one-off ONNX export in the
-run) and warm (export cached), the torch path timed before and after.
+pixels whose label equals eager's. Then "Predict All" with the default model
+over --predict-all CamVid files: the code of BASELINE_COMMIT ("today", eager
+torch; extracted with git archive) against this tree's default (auto), both as
+`segstudio predict` and as the studio's batch loop (which now also saves each
+image's confidence), alternating runs; then a first run with an empty ONNX
+cache.
 The last line printed is one JSON object with all figures.
 
     .venv/bin/python benchmarks/bench_inference.py [--only shipped|archs] [--shipped-n 6] [--predict-all 24]
@@ -295,64 +297,126 @@ def shipped_section(n: int) -> list[dict]:
     return out
 
 
-def _timed_paths(pred, files) -> tuple[float, list]:
-    t = time.perf_counter()
-    labels = [lb for _, lb, _ in pred.predict_paths(files)]
-    return time.perf_counter() - t, labels
+BASELINE_COMMIT = "d8b3a9f"  # "today": the eager-torch Predict All before the CPU work of issue 15
 
 
-def predict_all_worker(n: int) -> dict:
-    """The default model's Predict All (predict_paths over n CamVid files) on the CPU: today's torch
-    path against the default backend (auto), cold (empty ONNX cache) and warm, in one process."""
+def _baseline_tree() -> Path:
+    """segstudio as it was at BASELINE_COMMIT, extracted (git archive) into a temporary folder."""
     import tempfile
 
-    from segstudio.nets.checkpoint import default_model
+    root = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE_COMMIT, "segstudio"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def predict_all_worker(root: str, mode: str, backend: str, n: int) -> dict:
+    """One timed Predict All by the segstudio under `root`: `cli` = `segstudio predict` in-process (model
+    load, decode, predict, label PNGs), `studio` = the studio's batch loop (predict_paths, the mask PNG
+    and, where the code has it, the confidence map per image), `prepare` = fill the ONNX cache."""
+    import tempfile
+
+    sys.path.insert(0, root)
+    import segstudio.cli as cli
+    import segstudio.commands.cmd_predict  # noqa: F401 - imports (torch...) are not the Predict All
+    from segstudio.core.imageio import write_label_png
     from segstudio.nets.predictor import Predictor
 
     files = sorted(CAMVID_VAL.glob("*.png"))[:n]
-    if not files:
-        return {"skipped": "CamVid not found"}
-    name = default_model().name
-    os.environ["SEGSTUDIO_CACHE"] = tempfile.mkdtemp(prefix="bench-onnx-cache-")
-    res = {"model": name, "images": len(files)}
-    base = Predictor.from_checkpoint(name, device="cpu", backend="torch")
-    base.predict_paths(files[:1]).__next__()  # warm-up
-    t_base1, ref = _timed_paths(base, files)
-    cold = Predictor.from_checkpoint(name, device="cpu", backend="auto")
-    t_cold, _ = _timed_paths(cold, files)
-    cold.model.wait_ready()
-    t = time.perf_counter()
-    warm = Predictor.from_checkpoint(name, device="cpu", backend="auto")
-    res["warm_load_s"] = round(time.perf_counter() - t, 2)
-    res["warm_backend"] = warm.backend
-    next(warm.predict_paths(files[:1]))
-    t_warm, labels = _timed_paths(warm, files)
-    t_base2, _ = _timed_paths(base, files)
-    t_base = (t_base1 + t_base2) / 2  # before and after: load drift on a shared machine cancels
-    agree = sum(float((a == b).mean()) for a, b in zip(labels, ref)) / len(ref)
-    res.update({"torch_images_per_s": round(len(files) / t_base, 3),
-                "torch_runs_s": [round(t_base1, 2), round(t_base2, 2)],
-                "auto_cold_images_per_s": round(len(files) / t_cold, 3),
-                "auto_warm_images_per_s": round(len(files) / t_warm, 3),
-                "speed_warm_vs_torch": round(t_base / t_warm, 2),
-                "speed_cold_vs_torch": round(t_base / t_cold, 2),
-                "agreement_vs_torch": round(agree, 6)})
+    out = Path(tempfile.mkdtemp(prefix="bench-predict-all-"))
+    if mode == "prepare":
+        from segstudio.nets.backends import prepare_onnxruntime
+        from segstudio.nets.checkpoint import load_checkpoint
+
+        prepare_onnxruntime(*load_checkpoint("segnet-basic-camvid"))
+        return {}
+    t, c = time.perf_counter(), time.process_time()
+    if mode == "cli":
+        folder = out / "in"
+        folder.mkdir()
+        for f in files:
+            (folder / f.name).symlink_to(f)
+        t, c = time.perf_counter(), time.process_time()
+        rc = cli.main(["predict", str(folder), "--out", str(out / "masks"), "--quiet", "--backend", backend])
+        assert rc == 0
+    else:
+        pred = Predictor.from_checkpoint("segnet-basic-camvid", device="cpu", backend=backend)
+        conf = hasattr(pred, "predict_confidence")
+        if conf:
+            from segstudio.core.assist.confidence_store import save_confidence
+        for path, result, _ in pred.predict_paths(files, **({"confidence": True} if conf else {})):
+            labels = result[0] if conf else result
+            write_label_png(out / "masks" / f"{path.stem}.png", labels, pred.labelset)
+            if conf and result[1] is not None:
+                save_confidence(out / "masks", path.stem, result[1])
+    res = {"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}
+    from segstudio.core.imageio import read_label_png
+
+    res["labels"] = str(out / "masks")
+    res["segstudio"] = str(Path(cli.__file__).parents[1])
+    res["first_label"] = int(read_label_png(out / "masks" / f"{files[0].stem}.png")[0, 0])
     return res
 
 
-def predict_all_section(n: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--predict-all-worker", str(n)], capture_output=True, text=True)
+def _predict_all_run(root, mode, backend, n, cache) -> dict:
+    env = dict(os.environ, SEGSTUDIO_CACHE=str(cache))
+    proc = subprocess.run([sys.executable, __file__, "--predict-all-worker", str(root), mode, backend, str(n)],
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        print(f"Predict All: FAILED\n{proc.stderr[-2000:]}", flush=True)
-        return {"error": proc.stderr[-500:]}
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    if "skipped" not in r:
-        print(f"Predict All, {r['model']}, {r['images']} CamVid files: torch {r['torch_images_per_s']:.3f} img/s; "
-              f"default (auto -> {r['warm_backend']}) {r['auto_warm_images_per_s']:.3f} img/s "
-              f"(x{r['speed_warm_vs_torch']:.2f}), first run with the one-off export "
-              f"{r['auto_cold_images_per_s']:.3f} img/s (x{r['speed_cold_vs_torch']:.2f}); labels agree "
-              f"{100 * r['agreement_vs_torch']:.3f} %", flush=True)
-    return r
+        raise RuntimeError(f"{mode} {backend} in {root}: {proc.stderr[-1500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _agreement(a: str, b: str) -> float:
+    from segstudio.core.imageio import read_label_png
+
+    pairs = [(read_label_png(p), read_label_png(Path(b) / p.name)) for p in sorted(Path(a).glob("*.png"))]
+    return sum(float((x == y).mean()) for x, y in pairs) / len(pairs)
+
+
+def predict_all_section(n: int, rounds: int) -> dict:
+    """The default model's Predict All over n CamVid files: today's code (BASELINE_COMMIT, eager torch)
+    against this tree's default (auto), the CLI and the studio loop, alternating runs (`rounds` each);
+    then a first run with an empty ONNX cache (CLI, timed from outside: does it wait for the export?)."""
+    import tempfile
+
+    if not sorted(CAMVID_VAL.glob("*.png"))[:n]:
+        return {"skipped": "CamVid not found"}
+    from segstudio.nets.onnx_export import cache_dir
+
+    old = _baseline_tree()
+    cache = cache_dir()  # the user's: the warm runs use (or first make) its export of the default model
+    _predict_all_run(REPO, "prepare", "auto", n, cache)
+    res = {"images": n, "baseline_commit": BASELINE_COMMIT, "rounds": rounds}
+    for mode in ("cli", "studio"):
+        runs = {"today": [], "now": []}
+        for _ in range(rounds):
+            runs["today"].append(_predict_all_run(old, mode, "torch", n, cache))
+            runs["now"].append(_predict_all_run(REPO, mode, "auto", n, cache))
+        wall = {k: sum(r["wall_s"] for r in v) for k, v in runs.items()}
+        cpu = {k: sum(r["cpu_s"] for r in v) for k, v in runs.items()}
+        res[mode] = {"today_s_per_image": round(wall["today"] / rounds / n, 3),
+                     "now_s_per_image": round(wall["now"] / rounds / n, 3),
+                     "today_cpu_s_per_image": round(cpu["today"] / rounds / n, 3),
+                     "now_cpu_s_per_image": round(cpu["now"] / rounds / n, 3),
+                     "speed_wall": round(wall["today"] / wall["now"], 2), "speed_cpu": round(cpu["today"] / cpu["now"], 2),
+                     "agreement": round(_agreement(runs["today"][0]["labels"], runs["now"][0]["labels"]), 6)}
+        r = res[mode]
+        print(f"Predict All ({mode}), {n} CamVid files, {rounds} alternating runs: today ({BASELINE_COMMIT}, torch) "
+              f"{r['today_s_per_image']:.3f} s/img (CPU {r['today_cpu_s_per_image']:.3f}), now (auto) "
+              f"{r['now_s_per_image']:.3f} s/img (CPU {r['now_cpu_s_per_image']:.3f}): x{r['speed_wall']:.2f} "
+              f"wall, x{r['speed_cpu']:.2f} CPU time; labels agree {100 * r['agreement']:.4f} %", flush=True)
+    cold_cache = Path(tempfile.mkdtemp(prefix="bench-onnx-cold-"))
+    t = time.perf_counter()
+    cold = _predict_all_run(REPO, "cli", "auto", n, cold_cache)
+    res["cold_cli_wall_s"] = round(time.perf_counter() - t, 2)
+    res["cold_cli_s_per_image"] = round(cold["wall_s"] / n, 3)
+    res["cold_export_still_running_at_exit"] = any(cold_cache.glob("onnx/*.exporting"))
+    print(f"first run, empty ONNX cache (CLI): {res['cold_cli_s_per_image']:.3f} s/img (torch while a low-priority "
+          f"process exports); export still running when the command ended: "
+          f"{res['cold_export_still_running_at_exit']}", flush=True)
+    return res
 
 
 def archs_section(args) -> list[dict]:
@@ -399,10 +463,12 @@ def main() -> int:
     ap.add_argument("--shipped-n", type=int, default=6, help="timed frames per shipped model and CPU path")
     ap.add_argument("--shipped-worker", help=argparse.SUPPRESS)
     ap.add_argument("--predict-all", type=int, default=24, help="CamVid files for the Predict All comparison")
-    ap.add_argument("--predict-all-worker", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--predict-all-rounds", type=int, default=2, help="alternating runs per Predict All path")
+    ap.add_argument("--predict-all-worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.predict_all_worker:
-        print(json.dumps(predict_all_worker(args.predict_all_worker)))
+        root, mode, backend, n = args.predict_all_worker
+        print(json.dumps(predict_all_worker(root, mode, backend, int(n))))
         return 0
     if args.shipped_worker:
         print(json.dumps(shipped_worker(args.shipped_worker, args.shipped_n)))
@@ -425,7 +491,8 @@ def main() -> int:
     out = {"benchmark": "inference", **info, "iters": args.iters}
     if args.only in (None, "shipped"):
         out["shipped_cpu"] = shipped_section(args.shipped_n) if args.shipped_n else []
-        out["predict_all"] = predict_all_section(args.predict_all) if args.predict_all else {"skipped": "0"}
+        out["predict_all"] = (predict_all_section(args.predict_all, args.predict_all_rounds) if args.predict_all
+                              else {"skipped": "0"})
     if args.only in (None, "archs"):
         out["results"] = archs_section(args)
         out["predict_paths"] = paths_section(args.paths) if args.paths else {"skipped": "--paths 0"}
