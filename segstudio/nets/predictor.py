@@ -1,7 +1,9 @@
 """Running a segmentation model on images: the engine behind `segstudio predict` and the GUI.
 
 `Predictor` takes RGB uint8 images and returns uint8 label maps (optionally
-per-class probabilities). It preprocesses with the card's `InputTransform`, picks the
+per-class probabilities, or the softmax margin as confidence). It preprocesses
+with the card's `InputTransform` (in numpy on the CPU, and brings predictions
+made at a working scale back with OpenCV, see `upsample`), picks the
 device (`device.pick_device`: CUDA, then MPS, then CPU), runs under `torch.inference_mode`, and on
 CUDA uses bf16 (or fp16) autocast and channels_last. Images larger than
 `tile_size` are predicted in overlapping tiles (see `tiling`); running out of
