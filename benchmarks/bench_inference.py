@@ -329,7 +329,7 @@ def predict_all_worker(root: str, mode: str, backend: str, n: int) -> dict:
         from segstudio.nets.backends import prepare_onnxruntime
         from segstudio.nets.checkpoint import load_checkpoint
 
-        prepare_onnxruntime(*load_checkpoint("segnet-basic-camvid"))
+        prepare_onnxruntime(*load_checkpoint(os.environ["BENCH_MODEL"]))
         return {}
     t, c = time.perf_counter(), time.process_time()
     if mode == "cli":
@@ -338,10 +338,11 @@ def predict_all_worker(root: str, mode: str, backend: str, n: int) -> dict:
         for f in files:
             (folder / f.name).symlink_to(f)
         t, c = time.perf_counter(), time.process_time()
-        rc = cli.main(["predict", str(folder), "--out", str(out / "masks"), "--quiet", "--backend", backend])
+        rc = cli.main(["predict", str(folder), "--out", str(out / "masks"), "--quiet", "--backend", backend,
+                       "--model", os.environ["BENCH_MODEL"]])
         assert rc == 0
     else:
-        pred = Predictor.from_checkpoint("segnet-basic-camvid", device="cpu", backend=backend)
+        pred = Predictor.from_checkpoint(os.environ["BENCH_MODEL"], device="cpu", backend=backend)
         conf = hasattr(pred, "predict_confidence")
         if conf:
             from segstudio.core.assist.confidence_store import save_confidence
@@ -360,7 +361,10 @@ def predict_all_worker(root: str, mode: str, backend: str, n: int) -> dict:
 
 
 def _predict_all_run(root, mode, backend, n, cache) -> dict:
-    env = dict(os.environ, SEGSTUDIO_CACHE=str(cache))
+    from segstudio.nets.checkpoint import default_model
+
+    # Both versions run this tree's default model file, so a newer shipped model compares like with like.
+    env = dict(os.environ, SEGSTUDIO_CACHE=str(cache), BENCH_MODEL=str(default_model().path))
     proc = subprocess.run([sys.executable, __file__, "--predict-all-worker", str(root), mode, backend, str(n)],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
