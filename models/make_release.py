@@ -47,7 +47,15 @@ def evaluate(weights: Path, images_dir: Path, gt_dir: Path) -> tuple[dict, dict[
         raise SystemExit("\n".join(f"not scored: {r.error}" for r in ev.failed))
     scores = ev.report()
     per_class = {c["name"]: c["iou"] for c in scores["per_class"]}
-    return {k: scores[k] for k in HEADLINE} | {"per_class_iou": per_class}, preds, len(ev.scored)
+    return ({k: scores[k] for k in HEADLINE} | {"per_class_iou": per_class, "predicted_over_true": bias(ev)},
+            preds, len(ev.scored))
+
+
+def bias(ev) -> dict[str, float]:
+    """Per class, predicted pixels / true pixels (void excluded): > 1 is a class the model over-predicts."""
+    m = ev.total.matrix[:, : ev.total.num_classes]
+    true, predicted = m.sum(axis=1), m.sum(axis=0)
+    return {name: round(float(p / t), 3) for name, p, t in zip(ev.labelset.names, predicted, true) if t}
 
 
 def portable_path(text: str) -> str:
@@ -100,6 +108,7 @@ def main() -> None:
     ap.add_argument("--holdout-images", type=Path, help="the held-out sequences' images")
     ap.add_argument("--holdout-gt", type=Path, help="their ground-truth label PNGs")
     ap.add_argument("--description", help="replace the card's description")
+    ap.add_argument("--procedure", help="how the checkpoint was trained, in words (card training.procedure)")
     args = ap.parse_args()
 
     model, card = load_checkpoint(args.checkpoint)
@@ -117,6 +126,8 @@ def main() -> None:
         card["generalisation"] = held_out
     if args.description:
         card["description"] = args.description
+    if args.procedure:
+        card.setdefault("training", {})["procedure"] = args.procedure
     card["evaluation"] = {
         "split": "validation", "images": n_images, "source": str(args.images),
         "resolution": "native (the predictor resizes by input.resize and upsamples back)",
