@@ -22,17 +22,21 @@ from __future__ import annotations
 
 import math
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core import labelmap as lm
-from segstudio.core.document import Document
 from segstudio.core.labels import LabelSet
 
 from .overlay import color_table, indexed_image, sampled
+
+if TYPE_CHECKING:  # numpy and OpenCV (core.labelmap) load after the first paint, with the first image
+    import numpy as np
+
+    from segstudio.core import labelmap as lm
+    from segstudio.core.document import Document
 
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
@@ -293,6 +297,8 @@ class Canvas(QWidget):
         if self.show_disagreement and self.gt is not None:
             g = self.gt[y0:iy1:st, x0:ix1:st]
             lab = self.labels[y0:iy1:st, x0:ix1:st]
+            import numpy as np
+
             dis = np.ascontiguousarray(((g != lab) & (g != ig)).view(np.uint8))
             keep.append(dis)
             img = indexed_image(dis, [0, DISAGREE_COLOR.rgba()])
@@ -314,7 +320,9 @@ class Canvas(QWidget):
             for q in pts[:len(self._polygon)]:
                 p.drawEllipse(q, 3, 3)
         elif self.tool in (Tool.BRUSH, Tool.ERASER) and self._cursor is not None and self._pan_from is None:
-            r = lm.brush_radius(self.brush_size) * self.scale
+            from segstudio.core.labelmap import brush_radius
+
+            r = brush_radius(self.brush_size) * self.scale
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QPen(QColor(0, 0, 0), 1))
             p.drawEllipse(self._cursor, r + 1, r + 1)
@@ -324,7 +332,9 @@ class Canvas(QWidget):
     def _cursor_rect(self, pos: QPointF | None) -> QRect:
         if pos is None:
             return QRect()
-        r = lm.brush_radius(self.brush_size) * self.scale + 4
+        from segstudio.core.labelmap import brush_radius
+
+        r = brush_radius(self.brush_size) * self.scale + 4
         return QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r).toAlignedRect()
 
     # --- interaction ----------------------------------------------------------
@@ -367,7 +377,9 @@ class Canvas(QWidget):
             return
         x, y = self.to_image(pos)
         if event.modifiers() & Qt.KeyboardModifier.AltModifier:
-            v = lm.pick(self.gt if self.show_gt and self.gt is not None else self.labels, x, y)
+            from segstudio.core.labelmap import pick
+
+            v = pick(self.gt if self.show_gt and self.gt is not None else self.labels, x, y)
             if v is not None and v < self.labelset.num_classes:
                 self.classPicked.emit(v)
             return

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from typing import TYPE_CHECKING
+
 from segstudio.core.labels import LabelSet
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def swatch(rgb, size: int = 14) -> QIcon:

@@ -12,12 +12,13 @@ the studio starts without loading them (and torch).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMenu, QWidget
 
-from segstudio.core.imageio import IMAGE_EXTENSIONS
-from segstudio.core.project import Project
+if TYPE_CHECKING:  # core.project (numpy, PIL) loads with the first folder, not at startup
+    from segstudio.core.project import Project
 
 MAX_RECENT = 8
 
@@ -43,6 +44,8 @@ class DialogsController(QObject):
             self.openRequested.emit(Path(d), None, None)
 
     def choose_image(self, start: Path | None) -> None:
+        from segstudio.core.imageio import IMAGE_EXTENSIONS
+
         pattern = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ")"
         f, _ = QFileDialog.getOpenFileName(self.window, "Open image", str(start or Path.home()), pattern)
         if f:

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from segstudio.core.project import ImageState
+if TYPE_CHECKING:  # core.project (numpy, PIL) loads with the first folder, not at startup
+    from segstudio.core.project import ImageState
 
-STATE_STYLE = {
-    ImageState.UNLABELLED: ("○", QColor(150, 150, 150)),
-    ImageState.PREDICTED: ("◐", QColor(80, 140, 230)),
-    ImageState.EDITED: ("✎", QColor(230, 140, 30)),
-    ImageState.SAVED: ("●", QColor(60, 170, 80)),
-    ImageState.REVIEWED: ("✔", QColor(20, 130, 60)),
-}
+STATE_STYLE: dict = {}  # ImageState -> (symbol, colour), filled by state_style on first use
 BAD = ("✖", QColor(210, 50, 50))
+
+
+def state_style(state: ImageState | None) -> tuple[str, QColor]:
+    """The symbol and colour of `state` in the list (None: the image cannot be read)."""
+    if state is None:
+        return BAD
+    if not STATE_STYLE:
+        from segstudio.core.project import ImageState
+
+        STATE_STYLE.update({
+            ImageState.UNLABELLED: ("○", QColor(150, 150, 150)),
+            ImageState.PREDICTED: ("◐", QColor(80, 140, 230)),
+            ImageState.EDITED: ("✎", QColor(230, 140, 30)),
+            ImageState.SAVED: ("●", QColor(60, 170, 80)),
+            ImageState.REVIEWED: ("✔", QColor(20, 130, 60)),
+        })
+    return STATE_STYLE[state]
 
 
 class FileList(QWidget):
@@ -44,6 +57,8 @@ class FileList(QWidget):
         self._silent = False
 
     def set_images(self, images: list[Path], states: dict[Path, ImageState]) -> None:
+        from segstudio.core.project import ImageState
+
         self._silent = True
         self.list.clear()
         self._items.clear()
@@ -63,7 +78,7 @@ class FileList(QWidget):
         if item is None:
             return
         self._states[path] = state
-        sym, color = BAD if state is None else STATE_STYLE[state]
+        sym, color = state_style(state)
         item.setText(f"{sym}  {path.name}")
         item.setForeground(QBrush(color))
         item.setToolTip(error or f"{path}\n{state.value if state else 'cannot be read'}")
@@ -73,6 +88,8 @@ class FileList(QWidget):
         return self._states.get(path)
 
     def _update_summary(self) -> None:
+        from segstudio.core.project import ImageState
+
         counts = {s: 0 for s in ImageState}
         bad = 0
         for s in self._states.values():

@@ -10,13 +10,14 @@ it, from `status_text`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.imageio import read_label_png
-from segstudio.core.metrics import confusion_for, scores_from_matrix
+
+if TYPE_CHECKING:  # numpy and OpenCV (core.metrics) load when ground truth is first used
+    import numpy as np
 
 
 class GroundTruthController(QObject):
@@ -49,6 +50,8 @@ class GroundTruthController(QObject):
         p = self.folder / (Path(image).stem + ".png")
         if not p.is_file():
             return None
+        from segstudio.core.imageio import read_label_png
+
         try:
             return read_label_png(p, expected_size=size, image_path=image)
         except SegstudioError as e:
@@ -60,6 +63,8 @@ def gt_scores(gt: np.ndarray | None, labels: np.ndarray | None, num_classes: int
     """(pixel accuracy, mIoU, share of GT pixels still unlabelled) of `labels` against `gt`, or None."""
     if gt is None or labels is None:
         return None
+    from segstudio.core.metrics import confusion_for, scores_from_matrix
+
     s = scores_from_matrix(confusion_for(gt, labels, num_classes))
     total = int(s.gt_pixels.sum())
     return s.pixel_accuracy, s.mean_iou, (s.invalid_predictions / total if total else 0.0)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from segstudio.core.errors import ImageLoadError
-from segstudio.core.imageio import DEFAULT_MAX_PIXELS, load_image
+
+if TYPE_CHECKING:  # numpy, PIL and OpenCV load with the first image, not at startup
+    import numpy as np
 
 
 def decode(path: str | Path) -> np.ndarray:
@@ -32,6 +32,11 @@ def decode(path: str | Path) -> np.ndarray:
 
 def decode_raw(path: str | Path) -> tuple[np.ndarray, str]:
     """(H x W x 3 pixels, "RGB" | "BGR") of an image file; raises ImageLoadError."""
+    import numpy as np
+    from PIL import Image
+
+    from segstudio.core.imageio import DEFAULT_MAX_PIXELS, load_image
+
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -60,6 +65,8 @@ def _signature(path: Path):
 
 
 def _read_mask(path: Path):
+    import numpy as np
+
     from segstudio.core.imageio import read_label_png
 
     sig = _signature(path)

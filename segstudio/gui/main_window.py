@@ -12,25 +12,30 @@ predictions to documents and keeps the status bar, title and actions current.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from segstudio.core.document import Document
-from segstudio.core.document_set import DocumentSet
 from segstudio.core.errors import SegstudioError
 from segstudio.core.labels import LabelSet
-from segstudio.core.project import ImageState, Project
 
 from .assist.controller import AssistController
 from .canvas import Canvas
 from .dialogs import DialogsController
 from .ground_truth import GroundTruthController, gt_scores, status_text
 from .image_loader import Prefetcher
-from .session import Session
 from .prediction import PredictionController
 from .window_ui import build_ui, restore_layout, save_layout
+
+if TYPE_CHECKING:  # numpy, OpenCV and PIL (core.document, core.project) load after the first paint
+    import numpy as np
+
+    from segstudio.core.document import Document
+    from segstudio.core.document_set import DocumentSet
+    from segstudio.core.project import ImageState, Project
+
+    from .session import Session
 
 
 def open_settings() -> QSettings:
@@ -117,6 +122,9 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, labels: str | LabelSet | None = None,
                   masks: str | Path | None = None) -> bool:
         """Open a folder or an image file; returns False (with a message) on failure."""
+        from segstudio.core.project import Project
+        from segstudio.gui.session import Session  # numpy, PIL and OpenCV load with the first folder
+
         try:
             project = Project.open(path, labels=labels, masks=masks, lock=True)
         except SegstudioError as e:

@@ -7,11 +7,14 @@ transparent), sampled every `step` pixels when zoomed out.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QImage
 
-from segstudio.core import labelmap as lm
 from segstudio.core.labels import LabelSet
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def color_table(labelset: LabelSet, opacity: float) -> list[int]:
@@ -41,6 +44,10 @@ def indexed_image(arr: np.ndarray, table: list[int]) -> QImage:
 
 def sampled(a: np.ndarray, x0, y0, x1, y1, st, outline_bg=None) -> np.ndarray:
     """`a[y0:y1:st, x0:x1:st]` (C-contiguous), or its class outlines when `outline_bg` is given."""
+    import numpy as np
+
+    from segstudio.core.labelmap import outline
+
     if outline_bg is None:
         return np.ascontiguousarray(a[y0:y1:st, x0:x1:st])
     # One sample of margin so boundaries at the edge of the region are found.
@@ -48,7 +55,7 @@ def sampled(a: np.ndarray, x0, y0, x1, y1, st, outline_bg=None) -> np.ndarray:
     mx0, my0 = max(x0 - st, 0), max(y0 - st, 0)
     mx1, my1 = min(x1 + st, w), min(y1 + st, h)
     sub = a[my0:my1:st, mx0:mx1:st]
-    o = lm.outline(sub, outline_bg)
+    o = outline(sub, outline_bg)
     cx, cy = (x0 - mx0) // st, (y0 - my0) // st
     nx, ny = len(range(x0, x1, st)), len(range(y0, y1, st))
     return np.ascontiguousarray(o[cy:cy + ny, cx:cx + nx])

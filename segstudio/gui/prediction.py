@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.labels import LabelSet
@@ -223,6 +222,8 @@ class PredictionController(QObject):
         if kind == "status":
             self.progress.emit(*args)
         elif kind == "image":
+            import numpy as np
+
             self.imagePredicted.emit(Path(args[0]), np.asarray(args[1], np.uint8))
         elif kind == "confidence":
             self.confidenceReady.emit(Path(args[0]), args[1])

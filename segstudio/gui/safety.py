@@ -19,14 +19,16 @@ Qt lives here; the decisions (lock, retry policy, change detection) are core's.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMessageBox, QPushButton, QToolBar, QWidget
 
 from segstudio.core.autosave import SaveRetry
-from segstudio.core.document import Document
 from segstudio.core.errors import SegstudioError
-from segstudio.core.project import ImageState, MaskChangedOnDisk
+
+if TYPE_CHECKING:  # core.document and core.project (numpy, PIL, OpenCV) load with the first folder
+    from segstudio.core.document import Document
 
 WARN_STYLE = "QLabel { background: #fff3cd; color: #5c4400; padding: 4px 8px; border-radius: 3px; }"
 
@@ -121,6 +123,8 @@ class SafetyController(QObject):
     # --- a mask changed by another program --------------------------------------
     def conflict(self, doc: Document, error: Exception) -> bool:
         """Ask what to do with a mask changed on disk; False if `error` is not that."""
+        from segstudio.core.project import MaskChangedOnDisk
+
         if not isinstance(error, MaskChangedOnDisk):
             return False
         if self.conflict_box is not None:
@@ -142,6 +146,8 @@ class SafetyController(QObject):
 
     def resolve(self, doc: Document, what: str | None) -> None:
         """Carry out the user's choice for a mask changed on disk: reload, keep or copy."""
+        from segstudio.core.project import ImageState
+
         win, project = self.win, self.win.project
         if what is None or project is None or not doc.loaded:
             return

@@ -10,7 +10,6 @@ from __future__ import annotations
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
 
-from segstudio.core.document import protect_all_but
 from segstudio.core.labels import LabelSet
 
 from .canvas import Canvas, Tool
@@ -83,4 +82,6 @@ class ToolState:
             return
         extra = self.protect_combo.currentData()
         ig = self.labelset.ignore_index
+        from segstudio.core.document import protect_all_but
+
         self.canvas.protect = protect_all_but((ig,) if extra is None else (ig, int(extra)))

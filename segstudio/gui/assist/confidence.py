@@ -13,16 +13,15 @@ next, and round again).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 
-from segstudio.core.assist.confidence_store import confidence_path, load_confidence, save_confidence, to_uint8
-from segstudio.core.assist.regions import low_confidence_regions
-
 from ..jobs import JobRunner
+
+if TYPE_CHECKING:  # numpy and OpenCV load when a confidence map is first used, not at startup
+    import numpy as np
 
 #: Below this (0..1) a pixel counts as low-confidence.
 THRESHOLD = 0.5
@@ -36,6 +35,7 @@ def fill_missing_job(cache, model: Path, masks_dir: Path, images: list[Path]):
     """Compute and save the confidence of each image (that has a mask but no saved confidence)."""
     def job(progress, cancelled):
         predictor = cache.get(model)  # loading a model takes time: on the worker
+        from segstudio.core.assist.confidence_store import save_confidence, to_uint8
         from segstudio.core.imageio import load_image
         from segstudio.core.jobs import check_cancel
         from segstudio.nets.uncertainty import confidence_from_probs
@@ -53,6 +53,7 @@ def confidence_job(cache, model: Path, rgb: np.ndarray, mc_samples: int = 0):
     """uint8 confidence: the softmax margin, or with `mc_samples` Monte-Carlo dropout when the model has dropout."""
     def job(progress, cancelled):
         predictor = cache.get(model)
+        from segstudio.core.assist.confidence_store import to_uint8
         from segstudio.nets.uncertainty import confidence_from_probs, has_dropout, mc_dropout
 
         if mc_samples and has_dropout(predictor.model):
@@ -92,6 +93,8 @@ class ConfidenceView(QObject):
 
     def method_changed(self, _on: bool) -> None:
         """Another method: recompute the current image's confidence (and save it) when it is shown."""
+        from segstudio.core.assist.confidence_store import confidence_path
+
         self.conf, self.regions, self.next_index = None, None, 0
         masks = self._masks_dir()
         if masks is not None and self.path is not None:
@@ -111,6 +114,8 @@ class ConfidenceView(QObject):
 
     def ensure(self, then) -> None:
         """Load or compute the current image's confidence, then call `then()`."""
+        from segstudio.core.assist.confidence_store import load_confidence
+
         if self.conf is not None:
             then()
             return
@@ -136,6 +141,8 @@ class ConfidenceView(QObject):
                           on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
 
     def _computed(self, path: Path, conf: np.ndarray, then) -> None:
+        from segstudio.core.assist.confidence_store import save_confidence
+
         if path != self.path:
             return
         self.conf = conf
@@ -154,6 +161,8 @@ class ConfidenceView(QObject):
         self.ensure(self._show)
 
     def _show(self) -> None:
+        import cv2
+
         if not self.act_heat.isChecked() or self.conf is None:
             return
         h, w = self.conf.shape
@@ -167,6 +176,8 @@ class ConfidenceView(QObject):
         self.ensure(self._jump)
 
     def _jump(self) -> None:
+        from segstudio.core.assist.regions import low_confidence_regions
+
         if self.regions is None:
             self.regions = low_confidence_regions(self.conf, THRESHOLD)
         if not self.regions:
@@ -182,6 +193,8 @@ class ConfidenceView(QObject):
 
     def predicted_labels(self, path: Path, _labels) -> None:
         """A new prediction makes the saved confidence of the old mask stale: drop it."""
+        from segstudio.core.assist.confidence_store import confidence_path
+
         masks = self._masks_dir()
         if masks is not None:
             confidence_path(masks, Path(path).stem).unlink(missing_ok=True)
@@ -190,6 +203,8 @@ class ConfidenceView(QObject):
             self.ctl.overlay.set_heat(None)
 
     def predicted_confidence(self, path: Path, conf: np.ndarray) -> None:
+        from segstudio.core.assist.confidence_store import save_confidence
+
         masks = self._masks_dir()
         if masks is not None and self.ctl.win.project is not None and Path(path) in self.ctl.win.project.images:
             try:
@@ -203,6 +218,8 @@ class ConfidenceView(QObject):
     def fill_missing(self, images: list[Path], then) -> bool:
         """Compute, on a worker thread, the confidence of masked images that have none; then `then()`.
         False if there is nothing to do or no model to do it with."""
+        from segstudio.core.assist.confidence_store import confidence_path
+
         project, pred = self.ctl.win.project, self.ctl.win.prediction
         if project is None or pred.model_path is None or self.runner.running():
             return False

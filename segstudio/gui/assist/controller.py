@@ -15,12 +15,11 @@ on JobRunner threads; results come back on the GUI thread.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QToolBar
-
-from segstudio.core.assist.grabcut import grabcut_box
 
 from ..canvas import Tool
 from ..jobs import JobRunner
@@ -29,6 +28,9 @@ from .overlay import AssistOverlay
 from .review import ReviewQueue
 from .service import AssistData
 from .tools import BoxTool, SuperpixelTool, WandTool
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TOOL_KEYS = {"superpixel": "S", "wand": "W", "grabcut": "C", "repredict": "R"}
 TOOL_KEYS_HANDLED = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_BracketLeft,
@@ -231,6 +233,8 @@ class AssistController(QObject):
         return doc.apply_labels(x0, y0, labels, protect=self.canvas.protect, text=text)
 
     def run_grabcut(self, box, fg, bg, done) -> None:
+        from segstudio.core.assist.grabcut import grabcut_box
+
         rgb = self.rgb()
         if rgb is None or self.runner.running():
             self.say("Still preparing this image…" if rgb is None else "GrabCut is busy…")

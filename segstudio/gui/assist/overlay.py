@@ -10,18 +10,24 @@ table, like the canvas's label overlay.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from ..overlay import indexed_image
 
+if TYPE_CHECKING:
+    import numpy as np
+
 BOUNDARY_COLOR = QColor(255, 255, 0, 150)
 
 
 def indexed(arr: np.ndarray, table: list[int]) -> QImage:
     """`indexed_image` over `arr` (made C-contiguous uint8 if it is not), which the image keeps alive."""
+    import numpy as np
+
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
     img = indexed_image(arr, table)
     img._keep = arr  # the QImage points into arr
@@ -70,6 +76,8 @@ class AssistOverlay(QWidget):
         return False
 
     def set_mask_preview(self, x0: int, y0: int, mask: np.ndarray | None, color: tuple[int, int, int]) -> None:
+        import numpy as np
+
         if mask is None:
             self.preview = None
         else:
@@ -82,6 +90,8 @@ class AssistOverlay(QWidget):
         self.update()
 
     def set_boundaries(self, boundary: np.ndarray | None) -> None:
+        import numpy as np
+
         self.boundaries = None if boundary is None else indexed(boundary.view(np.uint8), [0, BOUNDARY_COLOR.rgba()])
         self.update()
 

@@ -10,20 +10,27 @@ the tools say they are waiting. The worker never touches widgets.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from segstudio.core.assist.superpixels import Superpixels, compute_superpixels
-from segstudio.core.assist.wand import Wand
-
 from ..jobs import JobRunner
+
+if TYPE_CHECKING:  # numpy and OpenCV load with the first superpixels, not at startup
+    import numpy as np
+
+    from segstudio.core.assist.superpixels import Superpixels
+    from segstudio.core.assist.wand import Wand
 
 
 def precompute(pixels: np.ndarray):
     """The job: (rgb, superpixels, wand, seconds) for a BGRX image."""
     def job(progress, cancelled):
+        import cv2
+
+        from segstudio.core.assist.superpixels import compute_superpixels
+        from segstudio.core.assist.wand import Wand
+
         t = time.perf_counter()
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
         sp = compute_superpixels(rgb, cancelled=cancelled)

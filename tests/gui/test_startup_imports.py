@@ -1,0 +1,57 @@
+"""The studio's window appears before the heavy libraries load: importing the main window, building it and
+painting it imports neither torch nor OpenCV nor numpy (they load with the first folder, image or model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+HEAVY = ("torch", "cv2", "numpy", "PIL.Image")
+
+IMPORT_ONLY = """
+import json, sys
+import segstudio.gui.main_window
+print(json.dumps({m: m in sys.modules for m in sys.argv[1:]}))
+"""
+
+FIRST_PAINT = """
+import json, sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from segstudio.gui.main_window import MainWindow
+seen = {}
+
+class Probe(QObject):
+    def eventFilter(self, obj, event):
+        if not seen and obj is win and event.type() == QEvent.Type.Paint:
+            seen.update({m: m in sys.modules for m in sys.argv[1:]})
+            QTimer.singleShot(0, app.quit)
+        return False
+
+win = MainWindow(scan_models=False)
+probe = Probe()
+win.installEventFilter(probe)
+win.show()
+QTimer.singleShot(20000, app.quit)
+app.exec()
+print(json.dumps(seen))
+"""
+
+
+def _loaded(code: str, tmp_path) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code, *HEAVY], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_main_window_loads_no_torch_opencv_or_numpy(tmp_path):
+    assert _loaded(IMPORT_ONLY, tmp_path) == {m: False for m in HEAVY}
+
+
+def test_the_first_paint_comes_before_torch_opencv_and_numpy_load(tmp_path):
+    assert _loaded(FIRST_PAINT, tmp_path) == {m: False for m in HEAVY}
