@@ -28,8 +28,6 @@ from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.labels import LabelSet
-
 from .overlay import color_table, indexed_image, sampled
 
 if TYPE_CHECKING:  # numpy and OpenCV (core.labelmap) load after the first paint, with the first image
@@ -37,6 +35,7 @@ if TYPE_CHECKING:  # numpy and OpenCV (core.labelmap) load after the first paint
 
     from segstudio.core import labelmap as lm
     from segstudio.core.document import Document
+    from segstudio.core.labels import LabelSet
 
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from typing import TYPE_CHECKING
-
-from segstudio.core.labels import LabelSet
-
 if TYPE_CHECKING:
     import numpy as np
+
+    from segstudio.core.labels import LabelSet
 
 
 def swatch(rgb, size: int = 14) -> QIcon:

@@ -18,7 +18,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from segstudio.core.errors import SegstudioError
-from segstudio.core.labels import LabelSet
 
 from .assist.controller import AssistController
 from .canvas import Canvas
@@ -33,6 +32,7 @@ if TYPE_CHECKING:  # numpy, OpenCV and PIL (core.document, core.project) load af
 
     from segstudio.core.document import Document
     from segstudio.core.document_set import DocumentSet
+    from segstudio.core.labels import LabelSet
     from segstudio.core.project import ImageState, Project
 
     from .session import Session

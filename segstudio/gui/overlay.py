@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QImage
 
-from segstudio.core.labels import LabelSet
-
 if TYPE_CHECKING:
     import numpy as np
+
+    from segstudio.core.labels import LabelSet
 
 
 def color_table(labelset: LabelSet, opacity: float) -> list[int]:

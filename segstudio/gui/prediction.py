@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from segstudio.core.labels import LabelSet
-
 from .jobs import CancelFlag, JobRunner
+
+if TYPE_CHECKING:
+    from segstudio.core.labels import LabelSet
 
 
 class ModelCache:

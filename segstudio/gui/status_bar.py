@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
-from segstudio.core.labels import LabelSet
+if TYPE_CHECKING:
+    from segstudio.core.labels import LabelSet
 
 
 class StatusBar:

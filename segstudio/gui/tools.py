@@ -7,13 +7,16 @@ the user touched.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
 
-from segstudio.core.labels import LabelSet
-
 from .canvas import Canvas, Tool
 from .class_panel import ClassPanel
+
+if TYPE_CHECKING:
+    from segstudio.core.labels import LabelSet
 
 
 class ToolState:
