@@ -55,3 +55,11 @@ def test_importing_the_main_window_loads_no_torch_opencv_or_numpy(tmp_path):
 
 def test_the_first_paint_comes_before_torch_opencv_and_numpy_load(tmp_path):
     assert _loaded(FIRST_PAINT, tmp_path) == {m: False for m in HEAVY}
+
+
+def test_the_state_filter_gets_every_state_once_the_window_is_painted(make_window, qtbot):
+    from segstudio.core.project import ImageState
+
+    combo = make_window().assist.review.state_combo  # no folder: nothing else adds the states
+    qtbot.waitUntil(lambda: combo.count() == 1 + len(ImageState), timeout=5000)
+    assert [combo.itemData(i) for i in range(combo.count())] == [None] + [s.value for s in ImageState]
