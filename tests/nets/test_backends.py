@@ -154,6 +154,7 @@ def _fake_export_process(monkeypatch, code: str):
 
     def fake_start(source, files):
         started.append((source, files))
+        Path(files[0]).parent.mkdir(parents=True, exist_ok=True)  # as the real starter does
         script = f"FILES = {[str(f) for f in files]!r}\n" + code
         return subprocess.Popen([sys.executable, "-c", script])
 
@@ -167,13 +168,17 @@ def _fake_export_process(monkeypatch, code: str):
     return started
 
 
+def _auto_switch(model_and_card, name: str, source: str) -> tuple[BackendSwitch, list[str]]:
+    model, card = model_and_card
+    messages: list[str] = []
+    switch = BackendSwitch(model, dict(card, name=name), backend="auto", source=source, on_message=messages.append)
+    return switch, messages
+
+
 def test_auto_exports_in_another_process_and_switches_when_it_is_ready(model_and_card, cache, monkeypatch):
     started = _fake_export_process(
         monkeypatch, "import pathlib, time\ntime.sleep(0.3)\nfor f in FILES: pathlib.Path(f).write_text('x')")
-    model, card = model_and_card
-    messages = []
-    switch = BackendSwitch(model, dict(card, name="tiny-process"), backend="auto", source="weights.safetensors",
-                           on_message=messages.append)
+    switch, messages = _auto_switch(model_and_card, "tiny-process", "weights.safetensors")
     x = torch.randn(1, 3, 32, 48)
     with torch.inference_mode():
         first = [float(switch(x).flatten()[0]) for _ in range(3)]
@@ -185,10 +190,7 @@ def test_auto_exports_in_another_process_and_switches_when_it_is_ready(model_and
 
 def test_a_failed_export_process_leaves_torch_with_a_message(model_and_card, cache, monkeypatch):
     _fake_export_process(monkeypatch, "raise SystemExit(3)")
-    model, card = model_and_card
-    messages = []
-    switch = BackendSwitch(model, dict(card, name="tiny-fails"), backend="auto", source="w.safetensors",
-                           on_message=messages.append)
+    switch, messages = _auto_switch(model_and_card, "tiny-fails", "w.safetensors")
     x = torch.randn(1, 3, 32, 48)
     with torch.inference_mode():
         for _ in range(3):
