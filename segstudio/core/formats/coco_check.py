@@ -30,7 +30,7 @@ from .coco_rle import class_runs_digest
 
 #: every this-many-th image is also decoded to pixels by pycocotools
 PYCOCOTOOLS_SAMPLE_EVERY = 16
-_DECODE_BATCH = 32  # masks pycocotools decodes per call (memory: 32 full-size masks)
+_DECODE_PIXELS = 64_000_000  # mask pixels pycocotools decodes per call (bytes of decoded masks held)
 
 
 class CocoCheckError(SegstudioError):
@@ -53,8 +53,9 @@ def painted_digest(coco, info: dict, anns: list[dict], num_classes: int, fill: i
     # painted in the transposed (column-major) frame: decoded masks are
     # Fortran-ordered, so their .T is contiguous and indexing stays fast
     labels_t = np.full((info["width"], info["height"]), fill, np.uint8)
-    for i in range(0, len(anns), _DECODE_BATCH):
-        batch = anns[i:i + _DECODE_BATCH]
+    batch_size = max(1, _DECODE_PIXELS // max(1, labels_t.size))  # ~64 MB of masks per call, whatever the size
+    for i in range(0, len(anns), batch_size):
+        batch = anns[i:i + batch_size]
         decoded_t = mask_utils.decode([coco.annToRLE(a) for a in batch]).T  # N x W x H, C-ordered
         for ann, m in zip(batch, decoded_t):
             np.copyto(labels_t, np.uint8(ann["category_id"] - 1), where=m.view(bool))
