@@ -86,7 +86,7 @@ def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str, sampled: bool
     keep = values < labelset.num_classes
     runs = starts[keep], ends[keep], values[keep]
     if mode == "polygon":
-        res = polygon_annotations(labels, runs, labelset.num_classes, labelset.ignore_index)
+        res = polygon_annotations(labels, runs, labelset.num_classes, labelset.ignore_index, sampled)
         return w, h, _ImageAnns(res.anns, res.digest, res.fallbacks, res.confusion, res.seg_texts)
     # one RLE per class present, pycocotools' exact strings, areas and boxes (tests)
     classes, bodies = encode_runs(*runs, h, w)
@@ -173,7 +173,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
                     ann = {"id": len(doc["annotations"]) + 1, "image_id": image_id, **ann}
                     doc["annotations"].append(ann)
                 seg_texts += res.seg_texts or [None] * len(res.anns)
-                if i % PYCOCOTOOLS_SAMPLE_EVERY == 0:
+                if res.digest:  # a sampled image (decided once, at submission)
                     digests[image_id] = res.digest
                 summary.rle_fallbacks += res.fallbacks
                 if res.confusion is not None:

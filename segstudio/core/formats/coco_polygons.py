@@ -101,7 +101,7 @@ def _holed_bodies(padded: np.ndarray, box: tuple, seeds: list[tuple[int, int]], 
 @dataclass
 class PolygonResult:
     anns: list[dict]  # without ids
-    digest: bytes  # class runs digest of the label map the annotations decode to
+    digest: bytes  # class runs digest of the label map the annotations decode to (b"" unless `sampled`)
     fallbacks: int  # components with holes written as RLE
     confusion: np.ndarray  # source vs re-decoded
     seg_texts: list[str | None] | None = None  # per annotation: its segmentation as JSON text (coco_json)
@@ -152,9 +152,10 @@ def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[t
     return (_outlines(outer, bx0, by0) if outer else ([], np.zeros(0))), (_holed_bodies(padded, box, seeds, runs, h, w) if seeds else [])
 
 
-def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill: int) -> PolygonResult:
+def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill: int,
+                        sampled: bool = True) -> PolygonResult:
     """Polygon (or, for holed components, RLE) annotations of a label map whose column-major
-    class runs (starts, ends, values; values < num_classes) are `runs`."""
+    class runs (starts, ends, values; values < num_classes) are `runs`; `sampled`: give the digest."""
     h, w = labels.shape
     s, e, v = runs
     order = np.argsort(v, kind="stable")
@@ -183,7 +184,7 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     for c, body in holed:
         anns.append({"category_id": c + 1, **body, "iscrowd": 0})
         texts.append(body["segmentation"]["counts"])
-    result = _checked(labels, runs, anns, texts, num_classes, fill, len(holed))
+    result = _checked(labels, runs, anns, texts, num_classes, fill, len(holed), sampled)
     texts = quarter_texts(np.concatenate(poly_coords), np.cumsum([0] + [len(p) for p in polys]).tolist()) \
         if polys else []
     result.seg_texts = (["[" + t + "]" for t in texts] if texts is not None else [None] * len(polys)) \
@@ -191,8 +192,8 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     return result
 
 
-def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int) -> PolygonResult:
-    """The result with the digest and confusion of what the annotations rasterise to."""
+def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int, sampled: bool) -> PolygonResult:
+    """The result with the confusion and (`sampled`) digest of what the annotations rasterise to."""
     s, e, v = runs
     values = np.array([a["category_id"] - 1 for a in anns], np.int64)
     got = None
@@ -204,10 +205,10 @@ def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int) -> Po
     if got is not None and all(np.array_equal(x, y) for x, y in zip(got, runs)):
         conf = np.zeros((k, k + 1), np.int64)
         conf[np.arange(k), np.arange(k)] = np.bincount(v, weights=e - s, minlength=k)[:k].astype(np.int64)
-        return PolygonResult(anns, runs_digest(s, e, v), fallbacks, conf)
+        return PolygonResult(anns, runs_digest(s, e, v) if sampled else b"", fallbacks, conf)
     rebuilt = np.full(labels.shape, fill, np.uint8)
     for ann, text in zip(anns, texts):
         m = mask_utils.decode({"size": list(labels.shape), "counts": text.encode("ascii")})
         rebuilt[m.view(bool)] = ann["category_id"] - 1
     conf = ConfusionMatrix(k).update(labels, rebuilt)
-    return PolygonResult(anns, class_runs_digest(rebuilt, k), fallbacks, conf)
+    return PolygonResult(anns, class_runs_digest(rebuilt, k) if sampled else b"", fallbacks, conf)
