@@ -31,7 +31,7 @@ from pycocotools import mask as mask_utils
 
 from ..metrics import ConfusionMatrix
 from .coco_json import quarter_texts
-from .coco_rle import canonical_runs, class_runs_digest, decode_runs, encode_runs, runs_digest
+from .coco_rle import canonical_runs, class_boxes, class_runs_digest, decode_runs, encode_runs, runs_digest
 
 
 def _trace_padded(padded: np.ndarray) -> tuple[tuple, np.ndarray | None]:
@@ -107,16 +107,6 @@ class PolygonResult:
     seg_texts: list[str | None] | None = None  # per annotation: its segmentation as JSON text (coco_json)
 
 
-def _class_boxes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, h: int) -> list[tuple[int, int, int, int]]:
-    """(x0, y0, x1, y1) inclusive bounds of each group (starting at lo) of column-major runs [s, e)."""
-    x0, y0 = np.divmod(s, h)
-    x1, y1 = np.divmod(e - 1, h)
-    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
-    y0[crosses], y1[crosses] = 0, h - 1
-    return list(zip(np.minimum.reduceat(x0, lo).tolist(), np.minimum.reduceat(y0, lo).tolist(),
-                    np.maximum.reduceat(x1, lo).tolist(), np.maximum.reduceat(y1, lo).tolist()))
-
-
 def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[float]], np.ndarray]:
     """Image-coordinate outlines (flat x, y lists) of contours traced in a crop padded at (x0 - 1, y0 - 1),
     and all their coordinates in one array."""
@@ -163,7 +153,7 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1]))) if len(v) else np.zeros(0, np.int64)
     bounds = np.append(lo, len(v)).tolist()
     polys, poly_coords, poly_cls, holed = [], [], [], []
-    for i, box in enumerate(_class_boxes(s, e, lo, h) if len(v) else []):
+    for i, box in enumerate(zip(*class_boxes(s, e, lo, h)) if len(v) else []):
         a, b = bounds[i], bounds[i + 1]
         c = int(v[a])
         (class_polys, coords), bodies = _trace_class(labels, c, (s[a:b], e[a:b]), box)

@@ -116,6 +116,16 @@ def _class_counts(s: np.ndarray, e: np.ndarray, lo: np.ndarray, n: int) -> tuple
     return x, first, ncounts
 
 
+def class_boxes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, h: int) -> tuple[list[int], ...]:
+    """(x0s, y0s, x1s, y1s): inclusive bounds of each group (starting at lo) of column-major runs [s, e)."""
+    x0, y0 = np.divmod(s, h)
+    x1, y1 = np.divmod(e - 1, h)
+    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
+    y0[crosses], y1[crosses] = 0, h - 1
+    return (np.minimum.reduceat(x0, lo).tolist(), np.minimum.reduceat(y0, lo).tolist(),
+            np.maximum.reduceat(x1, lo).tolist(), np.maximum.reduceat(y1, lo).tolist())
+
+
 def encode_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, h: int, w: int) -> tuple[list[int], list[dict]]:
     """(classes, one COCO body {segmentation, area, bbox} per class) from runs of an H x W map.
 
@@ -132,13 +142,8 @@ def encode_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, h: int
     data, lengths = _compress(x)
     char_ends = np.cumsum(lengths)[first + ncounts - 1].tolist()
     text = data.decode("ascii")
-    x0, y0 = np.divmod(s, h)
-    x1, y1 = np.divmod(e - 1, h)
-    crosses = x1 > x0  # a run over a column boundary covers the top and the bottom row
-    y0[crosses], y1[crosses] = 0, h - 1
     area = np.add.reduceat(e - s, lo).tolist()
-    xs, xe = np.minimum.reduceat(x0, lo).tolist(), np.maximum.reduceat(x1, lo).tolist()
-    ys, ye = np.minimum.reduceat(y0, lo).tolist(), np.maximum.reduceat(y1, lo).tolist()
+    xs, ys, xe, ye = class_boxes(s, e, lo, h)
     out, prev = [], 0
     for i, end in enumerate(char_ends):
         out.append({"segmentation": {"size": [h, w], "counts": text[prev:end]}, "area": area[i],
