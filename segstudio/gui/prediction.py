@@ -52,15 +52,28 @@ def scan_job(progress, cancelled):
     return models, (Path(d.path) if d else None)
 
 
-def _uint8(conf):
-    from segstudio.core.assist.confidence_store import to_uint8
+def _store_confidence(masks_dir: Path | None, path: Path, conf):
+    """On the worker: save the uint8 confidence of `path` beside its mask (or drop a stale one when
+    the predictor gave none); returns the uint8 map or None."""
+    from segstudio.core.assist.confidence_store import confidence_path, save_confidence, to_uint8
 
-    return None if conf is None else to_uint8(conf)
+    conf = None if conf is None else to_uint8(conf)
+    if masks_dir is not None:
+        try:
+            if conf is None:
+                confidence_path(masks_dir, Path(path).stem).unlink(missing_ok=True)
+            else:
+                save_confidence(masks_dir, Path(path).stem, conf)
+        except OSError as e:
+            return conf, f"Confidence not saved: {e}"
+    return conf, None
 
 
-def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single: bool):
+def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single: bool,
+                masks_dir: Path | None = None, shown=lambda: None):
     """Predict `images`; reports ("status", done, total, text), ("image", path, labels), ("confidence", path,
-    HxW uint8 softmax margin) after its image (when the predictor gives one), ("failed", path, text)."""
+    HxW uint8 softmax margin) after its image when it is `shown()` (the others' maps are only saved, here,
+    under `masks_dir`), ("failed", path, text)."""
     def job(progress, cancelled):
         flag = CancelFlag(cancelled)
         progress("status", 0, 0, f"loading model {model_path.name}")
@@ -79,9 +92,12 @@ def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single:
             if error is not None:
                 progress("failed", path, error)
             else:
+                conf, problem = _store_confidence(masks_dir, path, result[1])
                 progress("image", path, result[0])
-                if result[1] is not None:
-                    progress("confidence", path, _uint8(result[1]))
+                if problem:
+                    progress("note", problem)
+                if conf is not None and Path(path) == shown():
+                    progress("confidence", path, conf)
             if not single:
                 progress("status", done, len(images), Path(path).name)
     return job
@@ -110,6 +126,8 @@ class PredictionController(QObject):
         self.requested: str | None = None  # --model: selected once the scan has ended
         self.single = False
         self.scan_done = False
+        self.masks_dir: Path | None = None  # where a prediction's confidence maps are saved (on the worker)
+        self.shown: Path | None = None  # the image on screen: the only one whose confidence map is handed back
 
     # --- models ----------------------------------------------------------------------
     def scan(self) -> None:
@@ -214,7 +232,8 @@ class PredictionController(QObject):
         if self.busy or self.model_path is None or not images:
             return
         self.single = single
-        self.runner.start(predict_job(self.cache, self.model_path, list(images), single),
+        self.runner.start(predict_job(self.cache, self.model_path, list(images), single,
+                                      self.masks_dir, lambda: self.shown),
                           on_progress=self._on_progress, on_succeeded=lambda _r: self._done(False),
                           on_failed=lambda message, _e: self._failed(message),
                           on_cancelled=lambda: self._done(True))
@@ -229,6 +248,8 @@ class PredictionController(QObject):
             self.imagePredicted.emit(Path(args[0]), np.asarray(args[1], np.uint8))
         elif kind == "confidence":
             self.confidenceReady.emit(Path(args[0]), args[1])
+        elif kind == "note":
+            self.message.emit(args[0])
         else:
             self.imageFailed.emit(Path(args[0]), args[1])
 

@@ -104,6 +104,8 @@ class ConfidenceView(QObject):
 
     def image_opened(self, path) -> None:
         self.path, self.conf, self.regions, self.next_index = Path(path), None, None, 0
+        pred = self.ctl.win.prediction
+        pred.masks_dir, pred.shown = self._masks_dir(), self.path  # a prediction saves maps there, on its worker
         self.ctl.overlay.set_heat(None)
         if self.act_heat.isChecked():
             self.ensure(self._show)
@@ -192,25 +194,13 @@ class ConfidenceView(QObject):
                      f"{len(self.regions)}: {r.area} px, mean confidence {r.mean_confidence:.0%}")
 
     def predicted_labels(self, path: Path, _labels) -> None:
-        """A new prediction makes the saved confidence of the old mask stale: drop it."""
-        from segstudio.core.assist.confidence_store import confidence_path
-
-        masks = self._masks_dir()
-        if masks is not None:
-            confidence_path(masks, Path(path).stem).unlink(missing_ok=True)
+        """A new prediction makes the old confidence stale (the prediction job replaced or dropped the file)."""
         if Path(path) == self.path:
             self.conf, self.regions, self.next_index = None, None, 0
             self.ctl.overlay.set_heat(None)
 
     def predicted_confidence(self, path: Path, conf: np.ndarray) -> None:
-        from segstudio.core.assist.confidence_store import save_confidence
-
-        masks = self._masks_dir()
-        if masks is not None and self.ctl.win.project is not None and Path(path) in self.ctl.win.project.images:
-            try:
-                save_confidence(masks, Path(path).stem, conf)
-            except OSError as e:
-                self.ctl.say(f"Confidence not saved: {e}")
+        """The confidence of the image on screen, already saved by the prediction job."""
         if Path(path) == self.path:
             self.conf, self.regions, self.next_index = conf, None, 0
             self._show()
