@@ -4,8 +4,23 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from segstudio.core.formats.coco_rle import (canonical_runs, compress_counts, decode_counts, decode_many, decode_runs,
-                                             encode_label_map, encode_runs, label_runs, rebuild_label_map)
+from segstudio.core.formats.coco_rle import _compress, _decode_concat, canonical_runs, decode_runs, encode_runs, label_runs
+
+
+def _encode(labels, k=11):
+    """(classes, bodies) of the classes < k of a label map, as the exporter makes them."""
+    starts, ends, values = label_runs(labels)
+    keep = values < k
+    return encode_runs(starts[keep], ends[keep], values[keep], *labels.shape)
+
+
+def _paint(texts, classes, h, w, fill):
+    """The H x W map the decoded runs of `texts` (one class each) paint over `fill`."""
+    flat = np.full(h * w, fill, np.uint8)  # column-major
+    starts, ends, owner, _ = decode_runs(texts) if texts else ([], [], [], [])
+    for a, b, o in zip(starts, ends, owner):
+        flat[a:b] = classes[o]
+    return flat.reshape(w, h).T
 
 
 def _maps():
@@ -23,15 +38,15 @@ def _maps():
 @pytest.mark.parametrize("labels", list(_maps()))
 def test_encoding_equals_pycocotools(labels):
     classes = [int(c) for c in np.unique(labels) if c < 11]
-    bodies = encode_label_map(labels, classes)
+    found, bodies = _encode(labels)
+    assert found == classes
     assert len(bodies) == len(classes)
     for c, body in zip(classes, bodies):
         ref = mask_utils.encode(np.asfortranarray((labels == c).astype(np.uint8)))
         assert body["segmentation"] == {"size": list(labels.shape), "counts": ref["counts"].decode("ascii")}
         assert body["area"] == int(mask_utils.area(ref))
         assert body["bbox"] == mask_utils.toBbox(ref).tolist()
-    decoded = decode_many([b["segmentation"]["counts"] for b in bodies])
-    rebuilt = rebuild_label_map(*labels.shape, list(zip(classes, decoded)), 11)
+    rebuilt = _paint([b["segmentation"]["counts"] for b in bodies], classes, *labels.shape, 11)
     expected = labels.copy()
     expected[labels >= 11] = 11
     assert np.array_equal(rebuilt, expected)
@@ -39,8 +54,10 @@ def test_encoding_equals_pycocotools(labels):
 
 def test_counts_round_trip_through_pycocotools():
     counts = np.array([0, 5, 100000, 3, 7, 2000000, 1, 1, 65, 33], np.int64)
-    text = compress_counts(counts)
-    assert np.array_equal(decode_counts(text), counts)
+    bounds = np.cumsum(counts)  # the runs of ones these counts describe, encoded as the exporter does
+    _, (body,) = encode_runs(bounds[0::2], bounds[1::2], np.ones(len(counts) // 2, np.uint8), 1, int(bounds[-1]))
+    text = body["segmentation"]["counts"]
+    assert np.array_equal(_decode_concat([text])[0], counts)
     mask = mask_utils.decode({"size": [1, int(counts.sum())], "counts": text.encode()})
     assert int(mask.sum()) == int(counts[1::2].sum())
     assert mask_utils.encode(np.asfortranarray(mask))["counts"].decode() == text
@@ -68,11 +85,13 @@ def test_binary_masks_byte_equal_to_pycocotools(case, mask):
     """Every class of a 0/1 map (the mask and its complement) encodes to pycocotools' exact RLE."""
     h, w = mask.shape
     present = [int(c) for c in np.unique(mask)]
-    bodies = dict(zip(present, encode_label_map(mask, present)))
+    found, bodies = _encode(mask)
+    assert found == present
+    bodies = dict(zip(found, bodies))
     for c in (0, 1):
         ref = mask_utils.encode(np.asfortranarray((mask == c).astype(np.uint8)))
         if c not in bodies:  # an empty mask: pycocotools' counts are one run of zeros
-            assert ref["counts"].decode() == compress_counts(np.array([h * w]))
+            assert ref["counts"].decode() == _compress(np.array([h * w], np.int64))[0].decode()
             continue
         assert bodies[c]["segmentation"]["counts"] == ref["counts"].decode("ascii"), case
         assert bodies[c]["area"] == int(mask_utils.area(ref))

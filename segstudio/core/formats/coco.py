@@ -55,15 +55,9 @@ from .coco_check import PYCOCOTOOLS_SAMPLE_EVERY, CocoCheckError, load_coco_api,
 from .coco_import import import_coco
 from .coco_json import dumps_with_segmentations
 from .coco_polygons import outline_polygon, polygon_annotations
-from .coco_rle import encode_label_map, encode_runs, label_runs, runs_digest
+from .coco_rle import encode_runs, label_runs, runs_digest
 from .coco_segm import decode_segmentation
 from .pairing import MaskPair, check_values, pair_images_masks, unpaired_lines
-
-
-# --- encoding --------------------------------------------------------------------
-def encode_rles(labels: np.ndarray, classes: list[int]) -> list[dict]:
-    """One compressed RLE per class in `classes` (each present), counts as str (JSON-ready)."""
-    return [body["segmentation"] for body in encode_label_map(labels, classes)] if classes else []
 
 
 @dataclass
@@ -198,5 +192,5 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
     return summary
 
 
-__all__ = ["export_coco", "import_coco", "verify_coco", "decode_segmentation", "encode_rles", "outline_polygon", "coco_info",
+__all__ = ["export_coco", "import_coco", "verify_coco", "decode_segmentation", "outline_polygon", "coco_info",
            "CocoExportSummary", "CocoCheckError", "UnsafePathError", "load_coco_api"]

@@ -71,20 +71,6 @@ def _segmented_cumsum(x: np.ndarray, seg_starts: np.ndarray) -> np.ndarray:
     return cs - np.repeat(base, np.diff(np.append(seg_starts, len(x))))
 
 
-def _deltas(counts: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Counts minus the count two back, from each RLE's fourth count on (`first`: where each RLE starts)."""
-    x = counts.astype(np.int64)
-    later = np.flatnonzero(_positions(first, len(x)) >= 3)
-    x[later] -= counts[later - 2]
-    return x
-
-
-def compress_counts(counts: np.ndarray) -> str:
-    """pycocotools' rleToString for an array of run lengths."""
-    data, _ = _compress(_deltas(np.asarray(counts, np.int64), np.array([0])))
-    return data.decode("ascii")
-
-
 def _class_counts(s: np.ndarray, e: np.ndarray, lo: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All classes' RLE counts, delta-coded and concatenated, each class's first count and number of counts.
 
@@ -152,16 +138,6 @@ def encode_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, h: int
     return [int(c) for c in v[lo]], out
 
 
-def encode_label_map(labels: np.ndarray, classes: list[int]) -> list[dict]:
-    """One COCO annotation body {segmentation, area, bbox} per class in `classes` (each present)."""
-    h, w = labels.shape
-    starts, ends, values = label_runs(labels)
-    keep = np.isin(values, classes)
-    found, bodies = encode_runs(starts[keep], ends[keep], values[keep], h, w)
-    by_class = dict(zip(found, bodies))
-    return [by_class[int(c)] for c in classes]
-
-
 def _values(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The values of 5-bit groups c (chars - 48) and the index of each value's last group."""
     last = np.flatnonzero((c & 0x20) == 0)
@@ -187,21 +163,6 @@ def _decode_concat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
             seg = np.searchsorted(first, idx, side="right")
             counts[idx] = _segmented_cumsum(x[idx], np.flatnonzero(np.diff(seg, prepend=-1)))
     return counts, first
-
-
-def decode_many(texts: list[str]) -> list[np.ndarray]:
-    """Run lengths of several compressed RLE strings (inverse of compress_counts), in one pass."""
-    if not texts:
-        return []
-    if not all(texts):
-        return [decode_counts(t) for t in texts]
-    counts, first = _decode_concat(texts)
-    return np.split(counts, first[1:])
-
-
-def decode_counts(text: str) -> np.ndarray:
-    """The run lengths of one compressed RLE string."""
-    return decode_many([text])[0] if text else np.zeros(0, np.int64)
 
 
 def decode_runs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -252,14 +213,3 @@ def class_runs_digest(labels: np.ndarray, num_classes: int) -> bytes:
     keep = v < num_classes
     return runs_digest(s[keep], e[keep], v[keep])
 
-
-def rebuild_label_map(h: int, w: int, classes_counts: list[tuple[int, np.ndarray]], fill: int) -> np.ndarray:
-    """The H x W label map that non-overlapping RLEs (class, counts) paint over `fill`."""
-    marker = np.zeros(h * w + 1, np.int32)
-    for value, counts in classes_counts:
-        bounds = np.cumsum(counts)
-        starts, stops = bounds[0:-1:2], bounds[1::2]
-        marker[starts] += value - fill
-        marker[stops] -= value - fill
-    flat = (np.cumsum(marker[:-1]) + fill).astype(np.uint8)
-    return flat.reshape(w, h).T
