@@ -38,7 +38,7 @@ from .checkpoint import load_checkpoint
 from .device import pick_device
 from .errors import ModelError
 from .tiling import tiles
-from .upsample import MAX_UPSAMPLED_VALUES, margin, softmax, upsample
+from .upsample import margin, softmax, upsample
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,8 @@ class Predictor:
     def predict_confidence(self, image: np.ndarray, cancel: threading.Event | None = None,
                            progress: Progress | None = None, scale: float | None = None):
         """(HxW uint8 labels, HxW float32 confidence in [0, 1]): the softmax margin p(best) - p(second),
-        computed at the image's size without keeping its C x H x W probabilities (None instead for an
-        image predicted at its own size whose probabilities would take more than MAX_UPSAMPLED_VALUES)."""
+        computed at the image's size without keeping its C x H x W probabilities (tiled images take
+        it tile by tile)."""
         return self._predict(image, cancel, progress, scale, "margin")
 
     def _predict(self, image, cancel, progress, scale, extra: str | None):
@@ -216,15 +216,9 @@ class Predictor:
         factor = self.working_factor(w, h) if scale is None else float(scale)
         size = max(1, round(w * factor)), max(1, round(h * factor))
         if size == (w, h):
-            k = self.labelset.num_classes
-            if extra == "margin" and k * h * w > MAX_UPSAMPLED_VALUES:  # full-size probabilities: too large
-                return self._predict_native(image, cancel, progress, False)[0], None
-            labels, probs = self._predict_native(image, cancel, progress, extra is not None)
-            if extra == "margin":
-                return labels, margin(probs.transpose(1, 2, 0), labels)
-            return labels, probs
+            return self._predict_native(image, cancel, progress, extra)
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        _, probs = self._predict_native(small, cancel, progress, True)
+        _, probs = self._predict_native(small, cancel, progress, "probs")
         _check(cancel)
         return upsample(probs, h, w, with_probs=extra == "probs", with_margin=extra == "margin")
 
@@ -238,18 +232,19 @@ class Predictor:
             return self.train_short_side / max(1, min(width, height))
         return self.input_resize
 
-    def _predict_native(self, image, cancel, progress, return_probs):
-        """(labels, K,h,w softmax probabilities or None) at the image's own size."""
+    def _predict_native(self, image, cancel, progress, extra: str | None):
+        """(labels, K,h,w softmax probabilities for `extra="probs"`, the HxW softmax margin for
+        `extra="margin"`, else None) at the image's own size."""
         h, w = image.shape[:2]
         tile = self.tile_size
         while True:
             try:
                 if max(h, w) > tile:
-                    logits_or_labels = self._predict_tiled(image, tile, cancel, progress, return_probs)
+                    result = self._predict_tiled(image, tile, cancel, progress, extra)
                 else:
                     _check(cancel)
                     out = self._forward(self.preprocess([image]))[0]
-                    logits_or_labels = out if return_probs else out.argmax(0)
+                    result = out if extra else out.argmax(0)
                     if progress:
                         progress(1, 1)
                 break
@@ -257,7 +252,7 @@ class Predictor:
                 if not is_out_of_memory(e):
                     raise
                 tile = self._after_oom(e, f"a {w}x{h} image", min(tile, max(h, w)))
-        return self._finish(logits_or_labels, return_probs)
+        return self._finish(result, extra)
 
     def _after_oom(self, error: BaseException, what: str, tile: int) -> int:
         """Tile size to retry with after running out of memory (moving to the CPU when tiles are minimal)."""
@@ -274,13 +269,16 @@ class Predictor:
             return self.tile_size
         raise ModelError(f"out of memory predicting {what} on the CPU even in tiles of {tile} px") from error
 
-    def _predict_tiled(self, image, tile, cancel, progress, return_probs) -> torch.Tensor:
+    def _predict_tiled(self, image, tile, cancel, progress, extra):
+        """Logits K,H,W (`extra="probs"`), (labels, margin) tensors (`extra="margin"`: the margin is
+        taken tile by tile, so no K,H,W array exists) or labels, predicted tile by tile."""
         h, w = image.shape[:2]
         overlap = self.tile_overlap if tile >= self.tile_overlap + self.output_stride else tile // 2
         grid = tiles(h, w, tile, overlap, self.output_stride)
         k = self.labelset.num_classes
-        out = (torch.empty((k, h, w), dtype=torch.float32) if return_probs
+        out = (torch.empty((k, h, w), dtype=torch.float32) if extra == "probs"
                else torch.empty((h, w), dtype=torch.uint8))
+        conf = torch.empty((h, w), dtype=torch.float32) if extra == "margin" else None
         done = 0
         for group in _same_shape_groups(grid, self.batch_size):
             _check(cancel)
@@ -288,23 +286,31 @@ class Predictor:
             logits = self._forward(self.preprocess(batch))
             for (r, c), lg in zip(group, logits):
                 part = lg[:, r.own_start - r.start:r.own_end - r.start, c.own_start - c.start:c.own_end - c.start]
-                if return_probs:
-                    out[:, r.own_start:r.own_end, c.own_start:c.own_end] = part.cpu()
-                else:
-                    out[r.own_start:r.own_end, c.own_start:c.own_end] = part.argmax(0).to(torch.uint8).cpu()
+                own = (slice(r.own_start, r.own_end), slice(c.own_start, c.own_end))
+                if extra == "probs":
+                    out[(slice(None), *own)] = part.cpu()
+                    continue
+                out[own] = part.argmax(0).to(torch.uint8).cpu()
+                if conf is not None:
+                    conf[own] = _margin(part).cpu()
             done += len(group)
             if progress:
                 progress(done, len(grid))
-        return out
+        return (out, conf) if conf is not None else out
 
-    def _finish(self, result: torch.Tensor, return_probs: bool):
-        if not return_probs:
+    def _finish(self, result, extra: str | None):
+        if isinstance(result, tuple):  # tiled labels and margin
+            return result[0].numpy(), result[1].numpy()
+        if not extra:
             return result.to(torch.uint8).cpu().numpy(), None
         if self._device.type == "cpu":
             probs = softmax(result.detach().float().numpy())
         else:
             probs = torch.softmax(result.float(), dim=0).cpu().numpy()
-        return probs.argmax(0).astype(np.uint8), probs.astype(np.float32, copy=False)
+        labels = probs.argmax(0).astype(np.uint8)
+        if extra == "margin":
+            return labels, margin(probs.transpose(1, 2, 0), labels)
+        return labels, probs.astype(np.float32, copy=False)
 
     # --- many images -----------------------------------------------------------------------
 
@@ -400,6 +406,14 @@ def normalise(images: list[np.ndarray], transform: InputTransform) -> np.ndarray
     x -= np.asarray(transform.mean, np.float32)
     x /= np.asarray(transform.std, np.float32)
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def _margin(logits: torch.Tensor) -> torch.Tensor:
+    """p(best) - p(second best) per pixel of K,h,w logits."""
+    if logits.shape[0] < 2:
+        return torch.ones(logits.shape[1:], dtype=torch.float32, device=logits.device)
+    top2 = torch.topk(torch.softmax(logits.float(), dim=0), 2, dim=0).values
+    return (top2[0] - top2[1]).clamp_(0.0, 1.0)
 
 
 def _check(cancel: threading.Event | None) -> None:

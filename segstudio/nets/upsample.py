@@ -17,8 +17,6 @@ import numpy as np
 #: Above this many output values (K x H x W), probabilities are not upsampled as one
 #: array (memory): the argmax is taken class by class instead.
 MAX_UPSAMPLED_VALUES = 64_000_000
-#: OpenCV resizes arrays of at most this many channels at once.
-_CV_MAX_CHANNELS = 512
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -29,27 +27,26 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def margin(hwk: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """p(best) - p(second best) per pixel of H,W,K probabilities, float32 in [0, 1]."""
+    """p(best) - p(second best) per pixel of H,W,K probabilities, float32 in [0, 1] (`labels` is
+    their argmax; the second best is kept as a running maximum, without a copy of `hwk`)."""
     if hwk.shape[2] < 2:
         return np.ones(hwk.shape[:2], np.float32)
     best = np.take_along_axis(hwk, labels[..., None].astype(np.intp), axis=2)[..., 0]
-    rest = hwk.copy()
-    np.put_along_axis(rest, labels[..., None].astype(np.intp), -1.0, axis=2)
-    return np.clip(best - rest.max(axis=2), 0.0, 1.0)
+    second = np.full(hwk.shape[:2], -1.0, np.float32)
+    for c in range(hwk.shape[2]):
+        plane = hwk[..., c]
+        np.maximum(second, np.where(labels == c, -1.0, plane), out=second)
+    return np.clip(best - second, 0.0, 1.0)
 
 
 def upsample(probs: np.ndarray, h: int, w: int, with_probs: bool = False, with_margin: bool = False):
     """Labels HxW uint8 from K,h0,w0 probabilities upsampled bilinearly to h x w, and
     (`with_probs`) the K,H,W probabilities or (`with_margin`) the HxW margin (else None)."""
     k = probs.shape[0]
-    if (k * h * w > MAX_UPSAMPLED_VALUES or k > _CV_MAX_CHANNELS) and not with_probs:
+    if k * h * w > MAX_UPSAMPLED_VALUES and not with_probs:
         return upsampled_argmax(probs, h, w, with_margin)
-    if k > _CV_MAX_CHANNELS:
-        hwk = np.stack([cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=cv2.INTER_LINEAR)
-                        for p in probs], axis=2)
-    else:
-        hwk = cv2.resize(np.ascontiguousarray(probs.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR)
-        hwk = hwk.reshape(h, w, k)  # OpenCV drops a single channel's axis
+    hwk = cv2.resize(np.ascontiguousarray(probs.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR)
+    hwk = hwk.reshape(h, w, k)  # OpenCV drops a single channel's axis
     labels = hwk.argmax(axis=2).astype(np.uint8)
     if with_probs:
         return labels, np.ascontiguousarray(hwk.transpose(2, 0, 1))

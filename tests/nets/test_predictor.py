@@ -315,3 +315,17 @@ def test_input_resize_from_the_card_predicts_at_reduced_size_and_returns_full_si
     card["input"]["resize"] = 0
     with pytest.raises(ModelError, match="input.resize"):
         Predictor(model, card, device="cpu")
+
+
+@pytest.mark.slow
+def test_confidence_of_a_tiled_image_is_taken_tile_by_tile_and_equals_the_whole_image_margin():
+    img = _image(150, 700)
+    model, card = _calibrated("segnet", 0.0625, image=img[:, :300])
+    whole_labels, probs = Predictor(model, card, device="cpu", tile_size=4096).predict(img, return_probs=True)
+    top2 = np.sort(probs, axis=0)[-2:]
+    expected = np.clip(top2[1] - top2[0], 0, 1)
+    tiled = Predictor(model, card, device="cpu", tile_size=512)
+    labels, conf = tiled.predict_confidence(img, scale=1.0)
+    assert conf is not None and conf.shape == img.shape[:2] and conf.dtype == np.float32
+    assert np.mean(labels == whole_labels) > 0.999
+    assert np.abs(conf - expected).max() < 1e-4
