@@ -38,15 +38,23 @@ def fill_missing_job(cache, model: Path, masks_dir: Path, images: list[Path]):
         from segstudio.core.assist.confidence_store import save_confidence, to_uint8
         from segstudio.core.imageio import load_image
         from segstudio.core.jobs import check_cancel
-        from segstudio.nets.uncertainty import confidence_from_probs
 
         for i, path in enumerate(images):
             check_cancel(cancelled)
             progress(i, len(images), path.name)
-            _, probs = predictor.predict(load_image(path), return_probs=True)
-            save_confidence(masks_dir, path.stem, to_uint8(confidence_from_probs(probs, "margin")))
+            save_confidence(masks_dir, path.stem, to_uint8(_margin(predictor, load_image(path))))
         return len(images)
     return job
+
+
+def _margin(predictor, rgb: np.ndarray) -> np.ndarray:
+    """The softmax margin without full-size probabilities; from them only when the predictor gives none."""
+    conf = predictor.predict_confidence(rgb)[1]
+    if conf is None:  # too large for the predictor's margin path: the full probabilities, as before
+        from segstudio.nets.uncertainty import confidence_from_probs
+
+        conf = confidence_from_probs(predictor.predict(rgb, return_probs=True)[1], "margin")
+    return conf
 
 
 def confidence_job(cache, model: Path, rgb: np.ndarray, mc_samples: int = 0):
@@ -54,12 +62,11 @@ def confidence_job(cache, model: Path, rgb: np.ndarray, mc_samples: int = 0):
     def job(progress, cancelled):
         predictor = cache.get(model)
         from segstudio.core.assist.confidence_store import to_uint8
-        from segstudio.nets.uncertainty import confidence_from_probs, has_dropout, mc_dropout
+        from segstudio.nets.uncertainty import has_dropout, mc_dropout
 
         if mc_samples and has_dropout(predictor.model):
             return to_uint8(mc_dropout(predictor, rgb, samples=mc_samples, cancelled=cancelled)[1])
-        _, probs = predictor.predict(rgb, return_probs=True)
-        return to_uint8(confidence_from_probs(probs, "margin"))
+        return to_uint8(_margin(predictor, rgb))
     return job
 
 
