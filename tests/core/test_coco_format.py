@@ -296,3 +296,24 @@ def test_quarter_texts_parse_back_to_the_same_floats():
            "annotations": [{"id": 1, "segmentation": [[1.25, 2.5, 3.0, 4.75, 5.0, 6.0]]}, {"id": 2, "segmentation": {}}]}
     text = dumps_with_segmentations(doc, ["[[1.25,2.5,3,4.75,5,6]]", None])
     assert json.loads(text) == doc
+
+
+def test_inexact_rasters_are_painted_in_annotation_order():
+    """When the rasters' runs differ from the source, the decoded runs are painted in annotation order,
+    as pycocotools' masks would be."""
+    from segstudio.core.formats.coco_polygons import _checked
+    from segstudio.core.formats.coco_rle import class_runs_digest
+    from segstudio.core.metrics import ConfusionMatrix
+
+    rng = np.random.default_rng(3)
+    labels = np.kron(rng.integers(0, 3, (8, 10)), np.ones((4, 5), np.int64)).astype(np.uint8)[:30, :47]
+    starts, ends, values = label_runs(labels)
+    polys = [rng.uniform(0, 30, 8).tolist() for _ in range(6)]  # overlapping: the order decides
+    rles = mask_utils.frPyObjects(polys, *labels.shape)
+    anns = [{"category_id": int(c)} for c in rng.integers(1, 4, len(polys))]
+    res = _checked(labels, (starts, ends, values), anns, [r["counts"].decode() for r in rles], 3, 255, 0, True)
+    painted = np.full(labels.shape, 255, np.uint8)
+    for a, r in zip(anns, rles):
+        painted[mask_utils.decode(r).astype(bool)] = a["category_id"] - 1
+    assert res.digest == class_runs_digest(painted, 3)
+    np.testing.assert_array_equal(res.confusion, ConfusionMatrix(3).update(labels, painted))

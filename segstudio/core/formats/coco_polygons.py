@@ -17,8 +17,8 @@ polygon (the polygons of an annotation are unioned), so it is written as RLE
 All polygons of an image are rasterised by pycocotools in one call for their
 area and bbox, and the rasters' runs are compared with the source's: when
 equal (the usual case) the export is exact and the confusion matrix is the
-class pixel counts; otherwise the rasters are painted (pycocotools decode)
-and compared pixel by pixel.
+class pixel counts; otherwise the rasters' runs are painted, in annotation
+order, into one label map compared pixel by pixel.
 """
 
 from __future__ import annotations
@@ -186,19 +186,16 @@ def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int, sampl
     """The result with the confusion and (`sampled`) digest of what the annotations rasterise to."""
     s, e, v = runs
     values = np.array([a["category_id"] - 1 for a in anns], np.int64)
-    got = None
-    if texts:
-        rs, re_, owner, _ = decode_runs(texts)
-        got = canonical_runs(rs, re_, values[owner])
-    elif len(s) == 0:
-        got = (s, e, v)
+    rs, re_, owner = decode_runs(texts)[:3] if texts else (s[:0], e[:0], s[:0])
+    got = canonical_runs(rs, re_, values[owner])
     if got is not None and all(np.array_equal(x, y) for x, y in zip(got, runs)):
         conf = np.zeros((k, k + 1), np.int64)
         conf[np.arange(k), np.arange(k)] = np.bincount(v, weights=e - s, minlength=k)[:k].astype(np.int64)
         return PolygonResult(anns, runs_digest(s, e, v) if sampled else b"", fallbacks, conf)
-    rebuilt = np.full(labels.shape, fill, np.uint8)
-    for ann, text in zip(anns, texts):
-        m = mask_utils.decode({"size": list(labels.shape), "counts": text.encode("ascii")})
-        rebuilt[m.view(bool)] = ann["category_id"] - 1
+    h, w = labels.shape
+    flat = np.full(h * w, fill, np.uint8)  # column-major; the decoded runs painted in annotation order
+    for a, b, c in zip(rs.tolist(), re_.tolist(), values[owner].tolist()):
+        flat[a:b] = c
+    rebuilt = np.ascontiguousarray(flat.reshape(w, h).T)
     conf = ConfusionMatrix(k).update(labels, rebuilt)
     return PolygonResult(anns, class_runs_digest(rebuilt, k) if sampled else b"", fallbacks, conf)
