@@ -162,31 +162,31 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
         poly_cls += [c] * len(class_polys)
         holed += [(c, body) for body in bodies]
     anns: list[dict] = []
-    texts: list[str] = []
+    rle_counts: list[str] = []  # each annotation's raster as compressed RLE counts
     if polys:
         rles = mask_utils.frPyObjects(polys, h, w)
         # pycocotools' area() fails for more than 255 RLEs at once under numpy 2 (uint8 shape array)
         areas = [a for i in range(0, len(rles), 255) for a in mask_utils.area(rles[i:i + 255]).tolist()]
         boxes = mask_utils.toBbox(rles).tolist()
-        texts = [r["counts"].decode("ascii") for r in rles]
+        rle_counts = [r["counts"].decode("ascii") for r in rles]
         anns = [{"category_id": c + 1, "segmentation": [p], "area": a, "bbox": bb, "iscrowd": 0}
                 for c, p, a, bb in zip(poly_cls, polys, areas, boxes)]
     for c, body in holed:
         anns.append({"category_id": c + 1, **body, "iscrowd": 0})
-        texts.append(body["segmentation"]["counts"])
-    result = _checked(labels, runs, anns, texts, num_classes, fill, len(holed), sampled)
-    texts = quarter_texts(np.concatenate(poly_coords), np.cumsum([0] + [len(p) for p in polys]).tolist()) \
-        if polys else []
-    result.seg_texts = (["[" + t + "]" for t in texts] if texts is not None else [None] * len(polys)) \
+        rle_counts.append(body["segmentation"]["counts"])
+    result = _checked(labels, runs, anns, rle_counts, num_classes, fill, len(holed), sampled)
+    poly_json = quarter_texts(np.concatenate(poly_coords), np.cumsum([0] + [len(p) for p in polys]).tolist()) \
+        if polys else []  # each polygon's coordinates as JSON text (None: json writes them)
+    result.seg_texts = (["[" + t + "]" for t in poly_json] if poly_json is not None else [None] * len(polys)) \
         + [None] * len(holed)
     return result
 
 
-def _checked(labels, runs, anns, texts, k: int, fill: int, fallbacks: int, sampled: bool) -> PolygonResult:
+def _checked(labels, runs, anns, rle_counts, k: int, fill: int, fallbacks: int, sampled: bool) -> PolygonResult:
     """The result with the confusion and (`sampled`) digest of what the annotations rasterise to."""
     s, e, v = runs
     values = np.array([a["category_id"] - 1 for a in anns], np.int64)
-    rs, re_, owner = decode_runs(texts)[:3] if texts else (s[:0], e[:0], s[:0])
+    rs, re_, owner = decode_runs(rle_counts)[:3] if rle_counts else (s[:0], e[:0], s[:0])
     got = canonical_runs(rs, re_, values[owner])
     if got is not None and all(np.array_equal(x, y) for x, y in zip(got, runs)):
         conf = np.zeros((k, k + 1), np.int64)
