@@ -31,8 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from segstudio.nets.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from segstudio.nets.checkpoint import load_checkpoint, read_card, save_checkpoint  # noqa: E402
 from segstudio.nets.evaluation import evaluate_model  # noqa: E402
+from segstudio.nets.predictor import Predictor  # noqa: E402
 from segstudio.nets.train_checkpoints import portable_recipe  # noqa: E402
 
 HEADLINE = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
@@ -41,7 +42,10 @@ HEADLINE = ("pixel_accuracy", "mean_accuracy", "mean_iou", "fw_iou")
 def evaluate(weights: Path, images_dir: Path, gt_dir: Path) -> tuple[dict, dict[str, np.ndarray], int]:
     """(headline figures and per-class IoU, predictions by stem, images scored) of one checkpoint on the CPU."""
     preds: dict[str, np.ndarray] = {}
-    ev = evaluate_model(weights, images_dir, gt_dir, device="cpu",
+    # torch: the release's figures are the reference implementation's, and no background ONNX
+    # export is started for the temporary fp32/fp16 checkpoints.
+    predictor = Predictor.from_checkpoint(weights, device="cpu", backend="torch")
+    ev = evaluate_model(predictor, images_dir, gt_dir,
                         on_labels=lambda path, labels: preds.__setitem__(path.stem, labels))
     if ev.failed:
         raise SystemExit("\n".join(f"not scored: {r.error}" for r in ev.failed))
@@ -86,7 +90,7 @@ def holdout_block(args) -> dict | None:
     """Figures of the hold-out run's checkpoint on the sequence it never saw, at native resolution."""
     if not args.holdout:
         return None
-    _, hcard = load_checkpoint(args.holdout)
+    hcard = read_card(args.holdout)
     scores, _, n = evaluate(args.holdout, args.holdout_images, args.holdout_gt)
     hdata = (hcard.get("training") or {}).get("data") or {}
     return {"split": hdata.get("val_split", "held-out sequences"), "images": n,
@@ -129,7 +133,7 @@ def main() -> None:
     if args.procedure:
         card.setdefault("training", {})["procedure"] = args.procedure
     card["evaluation"] = {
-        "split": "validation", "images": n_images, "source": str(args.images),
+        "split": "validation", "images": n_images, "source": portable_path(args.images),
         "resolution": "native (the predictor resizes by input.resize and upsamples back)",
         "fp32": s32, "fp16": s16, "fp16_minus_fp32_points": delta, "fp16_label_agreement": agree,
         "shipped_weights": "float16" if half else "float32",

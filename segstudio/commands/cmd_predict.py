@@ -112,7 +112,9 @@ def plan_outputs(images: list[Path], inputs: list[Path], out: Path, overwrite: b
     OutputConflictError naming both paths."""
     refuse_input_folder(out, [p for p in inputs if p.is_dir()], what="--out")
     targets = {image: out / f"{image.stem}.png" for image in images}
-    extra = [out / ".confidence" / f"{image.stem}.png" for image in images] if confidence else []
+    from segstudio.core.assist.confidence_store import confidence_path
+
+    extra = [confidence_path(out, image.stem) for image in images] if confidence else []
     refuse_inputs(targets.values(), images, what="label PNG")
     refuse_inputs(extra, images, what="confidence PNG")
     if not overwrite:
@@ -135,15 +137,12 @@ def _write(target: Path, labels, labelset) -> None:
     """The label PNG, and after it the confidence map when `labels` is (labels, confidence)."""
     from segstudio.core.imageio import write_label_png
 
-    if isinstance(labels, tuple):
-        labels, conf = labels
-        write_label_png(target, labels, labelset)
-        if conf is not None:
-            from segstudio.core.assist.confidence_store import save_confidence
-
-            save_confidence(target.parent, target.stem, conf)
-        return
+    labels, conf = labels if isinstance(labels, tuple) else (labels, None)
     write_label_png(target, labels, labelset)
+    if conf is not None:
+        from segstudio.core.assist.confidence_store import save_confidence
+
+        save_confidence(target.parent, target.stem, conf)
 
 
 def _message(text: str) -> None:
