@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from .folder_lock import FolderLock
 from .imageio import is_image_file, list_images, read_label_png, write_label_png
 from .labels import LabelSet, resolve_labelset
 from .safe_json import load_json_file
+from .states import ImageState
 
 PROJECT_FILE = "segstudio-project.json"
 FORMAT_NAME = "segstudio.project"
@@ -64,14 +64,6 @@ def disk_signature(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return st.st_mtime_ns, st.st_size, st.st_ino
-
-
-class ImageState(str, Enum):
-    UNLABELLED = "unlabelled"  # no mask on disk
-    PREDICTED = "predicted"    # mask came from a model and was not edited by hand
-    EDITED = "edited"          # edited in memory, not yet saved
-    SAVED = "saved"            # mask on disk, written or checked by a person
-    REVIEWED = "reviewed"      # mask on disk, and a person marked it reviewed (the review queue's V key)
 
 
 class Project:

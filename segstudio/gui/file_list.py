@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-if TYPE_CHECKING:  # core.project (numpy, PIL) loads with the first folder, not at startup
-    from segstudio.core.project import ImageState
+from segstudio.core.states import ImageState
 
-STATE_STYLE: dict = {}  # ImageState -> (symbol, colour), filled by state_style on first use
+STATE_STYLE = {
+    ImageState.UNLABELLED: ("○", QColor(150, 150, 150)),
+    ImageState.PREDICTED: ("◐", QColor(80, 140, 230)),
+    ImageState.EDITED: ("✎", QColor(230, 140, 30)),
+    ImageState.SAVED: ("●", QColor(60, 170, 80)),
+    ImageState.REVIEWED: ("✔", QColor(20, 130, 60)),
+}
 BAD = ("✖", QColor(210, 50, 50))
 
 
 def state_style(state: ImageState | None) -> tuple[str, QColor]:
     """The symbol and colour of `state` in the list (None: the image cannot be read)."""
-    if state is None:
-        return BAD
-    if not STATE_STYLE:
-        from segstudio.core.project import ImageState
-
-        STATE_STYLE.update({
-            ImageState.UNLABELLED: ("○", QColor(150, 150, 150)),
-            ImageState.PREDICTED: ("◐", QColor(80, 140, 230)),
-            ImageState.EDITED: ("✎", QColor(230, 140, 30)),
-            ImageState.SAVED: ("●", QColor(60, 170, 80)),
-            ImageState.REVIEWED: ("✔", QColor(20, 130, 60)),
-        })
-    return STATE_STYLE[state]
+    return BAD if state is None else STATE_STYLE[state]
 
 
 class FileList(QWidget):
@@ -57,8 +49,6 @@ class FileList(QWidget):
         self._silent = False
 
     def set_images(self, images: list[Path], states: dict[Path, ImageState]) -> None:
-        from segstudio.core.project import ImageState
-
         self._silent = True
         self.list.clear()
         self._items.clear()
@@ -88,8 +78,6 @@ class FileList(QWidget):
         return self._states.get(path)
 
     def _update_summary(self) -> None:
-        from segstudio.core.project import ImageState
-
         counts = {s: 0 for s in ImageState}
         bad = 0
         for s in self._states.values():

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMessageBox, QP
 
 from segstudio.core.autosave import SaveRetry
 from segstudio.core.errors import SegstudioError
+from segstudio.core.states import ImageState
 
 if TYPE_CHECKING:  # core.document and core.project (numpy, PIL, OpenCV) load with the first folder
     from segstudio.core.document import Document
@@ -146,8 +147,6 @@ class SafetyController(QObject):
 
     def resolve(self, doc: Document, what: str | None) -> None:
         """Carry out the user's choice for a mask changed on disk: reload, keep or copy."""
-        from segstudio.core.project import ImageState
-
         win, project = self.win, self.win.project
         if what is None or project is None or not doc.loaded:
             return

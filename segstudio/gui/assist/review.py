@@ -9,9 +9,11 @@ then those images go last).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
+
+from segstudio.core.states import ImageState
 
 
 ORDERS = ("by name", "least confident first")
@@ -34,10 +36,8 @@ class ReviewQueue(QObject):
         self.act_reviewed.triggered.connect(self.mark_reviewed)
         self.state_combo = QComboBox()
         self.state_combo.addItem("all states", None)
-        # The states come from core.project (numpy, PIL): added once the window is painted, or
-        # when the first image opens, whichever comes first.
-        win.installEventFilter(self)
-        win.imageOpened.connect(self.add_states)
+        for s in ImageState:
+            self.state_combo.addItem(s.value, s.value)
         self.state_combo.setToolTip("Show only images in this state")
         self.state_combo.currentIndexChanged.connect(self.apply_filter)
         self.order_combo = QComboBox()
@@ -51,27 +51,10 @@ class ReviewQueue(QObject):
         lay.addWidget(self.order_combo)
         win.file_list.layout().insertWidget(1, row)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
-        if obj is self.win and event.type() == QEvent.Type.Paint:
-            self.win.removeEventFilter(self)
-            QTimer.singleShot(0, self.add_states)
-        return False
-
-    def add_states(self, *_args) -> None:
-        """Add one filter entry per image state (once)."""
-        from segstudio.core.project import ImageState
-
-        if self.state_combo.count() == 1:
-            for s in ImageState:
-                self.state_combo.addItem(s.value, s.value)
-
     def actions(self) -> list[QAction]:
         return [self.act_reviewed]
 
     def apply_filter(self) -> None:
-        from segstudio.core.project import ImageState
-
-        self.add_states()
         state = self.state_combo.currentData()
         self.win.file_list.set_state_filter(None if state is None else {ImageState(state)})
 
@@ -91,8 +74,6 @@ class ReviewQueue(QObject):
         fl.set_order(order)
 
     def mark_reviewed(self) -> None:
-        from segstudio.core.project import ImageState
-
         win = self.win
         doc = win.current
         if doc is None or win.project is None or doc.read_only:
