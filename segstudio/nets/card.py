@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from segstudio.core.errors import LabelSetError
@@ -160,6 +161,17 @@ class InputTransform:
             x = x.flip(1)
         mean, std = self._on(x.device)
         return (x * self.scale - mean) / std
+
+    def numpy(self, images: list[np.ndarray]) -> np.ndarray:
+        """The same float32 arithmetic in numpy: N,3,H,W from same-size HxWx3 uint8 images (on a
+        CPU this is cheaper than torch's thread pool for the same work)."""
+        x = np.stack(images).astype(np.float32)
+        if self.channel_order == "BGR":
+            x = x[..., ::-1]
+        x *= np.float32(self.scale)
+        x -= np.asarray(self.mean, np.float32)
+        x /= np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
     def scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of an image after the `resize` factor."""

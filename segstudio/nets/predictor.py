@@ -164,7 +164,7 @@ class Predictor:
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """N,3,H,W float32 on the device, normalised as the card says (images: same-size HxWx3 uint8)."""
         if self._device.type == "cpu":  # numpy on one thread: torch's pool costs more than this work
-            x = torch.from_numpy(normalise(images, self.transform))
+            x = torch.from_numpy(self.transform.numpy(images))
         else:
             x = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
             x = self.transform(x.to(self._device, non_blocking=True).permute(0, 3, 1, 2))
@@ -394,18 +394,6 @@ class Predictor:
                         progress(done, total)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def normalise(images: list[np.ndarray], transform: InputTransform) -> np.ndarray:
-    """N,3,H,W float32 network input from same-size HxWx3 uint8 images, as `transform` (the card) says;
-    the same float32 arithmetic as InputTransform on a tensor."""
-    x = np.stack(images).astype(np.float32)
-    if transform.channel_order == "BGR":
-        x = x[..., ::-1]
-    x *= np.float32(transform.scale)
-    x -= np.asarray(transform.mean, np.float32)
-    x /= np.asarray(transform.std, np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def _margin(logits: torch.Tensor) -> torch.Tensor:
