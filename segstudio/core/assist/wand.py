@@ -30,11 +30,11 @@ BBox = tuple[int, int, int, int]
 #: Largest image the wand works on at full resolution.
 MAX_PIXELS = 8_000_000
 _LEVELS = np.arange(256, dtype=np.float32)
-#: Squared Lab units per 8-bit channel difference (L was scaled by 255/100).
 #: A pixel stops the region when an edge there is stronger than this times the tolerance.
 EDGE_RATIO = 0.35
 #: Edge strengths are kept as uint8 in steps of 1 / EDGE_STEPS Lab units.
 EDGE_STEPS = 4
+#: Squared Lab units per 8-bit channel difference (L was scaled by 255/100).
 _SQUARES = np.stack([(_LEVELS * (100.0 / 255.0)) ** 2, _LEVELS ** 2, _LEVELS ** 2], 1).reshape(1, 256, 3)
 
 
