@@ -22,11 +22,10 @@ import math
 import cv2
 import numpy as np
 
+from segstudio.core.assist.levels import LEVELS
 from segstudio.core.errors import SegstudioError
 from segstudio.core.jobs import CancelFn, check_cancel
 
-#: Segments per image at each level.
-LEVELS: dict[str, int] = {"coarse": 100, "medium": 400, "fine": 1600}
 #: Largest image area segmented as is; bigger images are downscaled to this many pixels first.
 WORK_PIXELS = 1_000_000
 #: A level with at least 4x this many working pixels per segment is computed at half the working size.

@@ -16,6 +16,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from segstudio.core.assist.levels import LEVELS
+
 HINT_SIZE = 9
 FG_COLOR, BG_COLOR = QColor(0, 220, 0), QColor(230, 0, 0)
 
@@ -57,21 +59,9 @@ class SuperpixelTool(AssistTool):
 
     def __init__(self, ctl):
         super().__init__(ctl)
-        self._level: str | None = None  # the middle of LEVELS until changed (read on first use: OpenCV)
+        self.level = list(LEVELS)[1]
         self.ids: list[int] = []
         self.last: tuple[float, float] | None = None
-
-    @property
-    def level(self) -> str:
-        if self._level is None:
-            from segstudio.core.assist.superpixels import LEVELS
-
-            self._level = list(LEVELS)[1]
-        return self._level
-
-    @level.setter
-    def level(self, value: str) -> None:
-        self._level = value
 
     def activate(self) -> None:
         self.data_ready()
@@ -128,8 +118,6 @@ class SuperpixelTool(AssistTool):
         self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
 
     def key(self, key) -> bool:
-        from segstudio.core.assist.superpixels import LEVELS
-
         if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
             names = list(LEVELS)
             i = names.index(self.level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
