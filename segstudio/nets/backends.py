@@ -149,6 +149,7 @@ class BackendSwitch(nn.Module):
         self._background = background
         self._source = source
         self._proc: subprocess.Popen | None = None
+        self._files: list[Path] = []  # the cache files the export process writes
         self._mode = ""  # how it is being prepared: "thread" or "process"
         self._calls = 0
         if backend == "torch" or (backend == "auto" and not ort_available()):
