@@ -20,7 +20,7 @@ from .prediction import PredictionController
 class ModelMenu:
     def __init__(self, menu: QMenu, controller: PredictionController, *, load: QAction, predict: QAction,
                  predict_all: QAction, fill_only: QAction, cancel: QAction, train: QAction, label: QLabel,
-                 scale_menu: QMenu | None = None):
+                 scale_menu: QMenu):
         self.menu, self.controller, self.label, self.scale_menu = menu, controller, label, scale_menu
         self.load, self.predict, self.predict_all = load, predict, predict_all
         self.fill_only, self.cancel, self.train = fill_only, cancel, train
@@ -46,7 +46,7 @@ class ModelMenu:
             m.addSeparator()
             for a in part:
                 m.addAction(a)
-            if self.scale_menu is not None and self.fill_only in part:
+            if self.fill_only in part:
                 m.addMenu(self.scale_menu)
         self.update_actions()
 
