@@ -48,13 +48,8 @@ def fill_missing_job(cache, model: Path, masks_dir: Path, images: list[Path]):
 
 
 def _margin(predictor, rgb: np.ndarray) -> np.ndarray:
-    """The softmax margin without full-size probabilities; from them only when the predictor gives none."""
-    conf = predictor.predict_confidence(rgb)[1]
-    if conf is None:  # too large for the predictor's margin path: the full probabilities, as before
-        from segstudio.nets.uncertainty import confidence_from_probs
-
-        conf = confidence_from_probs(predictor.predict(rgb, return_probs=True)[1], "margin")
-    return conf
+    """The softmax margin, without full-size probabilities (tiled images take it tile by tile)."""
+    return predictor.predict_confidence(rgb)[1]
 
 
 def confidence_job(cache, model: Path, rgb: np.ndarray, mc_samples: int = 0):
