@@ -59,3 +59,15 @@ def test_shipped_cards_name_data_not_machine_paths(weights):
     leaked = [s for s in _strings(card) if s.startswith("/") or "/work/" in s or "../" in s or ":\\" in s]
     assert leaked == []
     assert not card["training"]["recipe"]["data"] or "/" not in card["training"]["recipe"]["data"]
+
+
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda p: p.stem)
+def test_card_embedded_in_the_weights_is_the_shipped_card(weights):
+    """A wheel or a copy that loses the .json falls back to the embedded card: it must be the same, path-free one."""
+    from safetensors import safe_open
+
+    from segstudio.nets.checkpoint import CARD_METADATA_KEY
+
+    with safe_open(str(weights), "np") as f:
+        embedded = json.loads(f.metadata()[CARD_METADATA_KEY])
+    assert embedded == json.loads(weights.with_suffix(".json").read_text())
