@@ -51,7 +51,7 @@ def test_export_coco_cli_both_modes(tmp_path, capsys):
         rc = main(["export", "coco", "--images", str(images), "--masks", str(masks), "--labels", "camvid",
                    "--out", str(out), "--segmentation", mode])
         text = capsys.readouterr().out
-        assert rc == 0 and "checked: loads with pycocotools" in text
+        assert rc == 0 and "checked: loads as pycocotools loads it" in text
         coco = COCO(str(out))
         assert len(coco.imgs) == 2 and {c["name"] for c in coco.cats.values()} == set(preset("camvid").names)
         doc = json.loads(out.read_text())

@@ -18,9 +18,12 @@ Export (`export_coco`)
     Each label map is read once and split into column-major runs, which
     serve the value check, the encoders and the self-check digests.
 
+    Label PNGs and image sizes are read by fastpng.py (OpenCV, PNG headers),
+    which hands anything unusual to core.imageio.
+
     The JSON is written to a temporary file beside the output and checked
-    before it is renamed into place (coco_check.py): it must load with
-    `pycocotools.coco.COCO` and give back the document written, and every
+    before it is renamed into place (coco_check.py): its bytes must parse,
+    as `pycocotools.coco.COCO` parses a file, to the document written, and every
     16th image is decoded by pycocotools and painted back
     into a label map that must equal the source (RLE) or what the polygons
     were found to rasterise to when they were made (polygon).
@@ -49,7 +52,6 @@ from ..labels import LabelSet
 from ..metrics import ConfusionMatrix
 from ..output_guard import refuse_inputs
 from ..pathsafety import UnsafePathError
-from ..imageio import image_size, read_label_png
 from ..staging import staged_file
 from .coco_check import PYCOCOTOOLS_SAMPLE_EVERY, CocoCheckError, load_coco_api, verify_coco
 from .coco_import import import_coco
@@ -57,6 +59,7 @@ from .coco_json import dumps_with_segmentations
 from .coco_polygons import outline_polygon, polygon_annotations
 from .coco_rle import encode_runs, label_runs, runs_digest
 from .coco_segm import decode_segmentation
+from .fastpng import image_size_fast, read_label_fast
 from .pairing import MaskPair, check_values, pair_images_masks, unpaired_lines
 
 
@@ -72,8 +75,8 @@ class _ImageAnns:
 def _annotate_image(pair: MaskPair, labelset: LabelSet, mode: str, sampled: bool = True) -> tuple[int, int, _ImageAnns]:
     """An image's annotations from its label map's column-major runs (read once); `sampled`: the
     self-check decodes this image to pixels, so it needs the label map's digest."""
-    size = image_size(pair.image)
-    labels = read_label_png(pair.mask, expected_size=size, image_path=pair.image)
+    size = image_size_fast(pair.image)
+    labels = read_label_fast(pair.mask, expected_size=size, image_path=pair.image)
     h, w = labels.shape
     starts, ends, values = label_runs(labels)
     check_values(values, labelset, pair.mask)  # the runs' values are the map's values
@@ -108,7 +111,7 @@ class CocoExportSummary:
             if self.fidelity_miou is not None:
                 out.append(f"polygon fidelity: mIoU {100 * self.fidelity_miou:.2f} % of re-decoded vs source masks")
         if self.checked:
-            out.append("checked: loads with pycocotools with every annotation as written; every "
+            out.append("checked: loads as pycocotools loads it, with every annotation as written; every "
                        f"{PYCOCOTOOLS_SAMPLE_EVERY}th image decodes (pycocotools) back "
                        + ("exactly to its mask" if self.segmentation == "rle" else "to what its polygons rasterise to"))
         return out + unpaired_lines(self.unannotated, self.orphan_masks)

@@ -84,9 +84,13 @@ def _column_pieces(s: np.ndarray, e: np.ndarray, h: int) -> tuple[np.ndarray, np
     return np.maximum(s[idx], col * h), np.minimum(e[idx], (col + 1) * h)
 
 
-def _holed_bodies(padded: np.ndarray, box: tuple, seeds: list[tuple[int, int]], runs: tuple, h: int, w: int) -> list[dict]:
-    """RLE bodies of the components of a padded class crop holding `seeds` (padded (x, y) pixels),
-    cut from the class's column-major runs (sorted by start)."""
+def _component_runs(padded: np.ndarray, box: tuple, seeds: list[tuple[int, int]], runs: tuple, h: int,
+                    only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, component 0..len(seeds)-1) of the components of a padded class crop holding `seeds`
+    (padded (x, y) pixels), cut from the class's column-major runs (sorted by start); `only`: the
+    class has no other component, so its runs are the component's."""
+    if only:
+        return runs[0], runs[1], np.zeros(len(runs[0]), np.int64)
     cc = cv2.connectedComponents(padded, connectivity=8)[1]
     wanted = np.zeros(int(cc.max()) + 1, bool)
     wanted[[int(cc[y, x]) for x, y in seeds]] = True
@@ -94,8 +98,20 @@ def _holed_bodies(padded: np.ndarray, box: tuple, seeds: list[tuple[int, int]], 
     col, row = np.divmod(ps, h)
     comp = cc[row - (box[1] - 1), col - (box[0] - 1)]
     keep = wanted[comp]
-    merged = canonical_runs(ps[keep], pe[keep], comp[keep], presorted=True)
-    return encode_runs(*merged, h, w)[1]
+    dense = np.cumsum(wanted) - 1  # component label -> its rank among the wanted ones
+    return canonical_runs(ps[keep], pe[keep], dense[comp[keep]], presorted=True)
+
+
+def _holed_bodies(holed: list[tuple], h: int, w: int) -> list[tuple[int, dict]]:
+    """(class, RLE body) of every component with holes, in class order, from one encode_runs call;
+    `holed`: (class, padded crop, box, seeds, class runs, only) per class that has such components."""
+    parts, classes = [], []
+    for c, padded, box, seeds, runs, only in holed:
+        s, e, comp = _component_runs(padded, box, seeds, runs, h, only)
+        parts.append((s, e, comp + len(classes)))
+        classes += [c] * len(seeds)
+    starts, ends, values = (np.concatenate(x) for x in zip(*parts))
+    return list(zip(classes, encode_runs(starts, ends, values, h, w)[1], strict=True))
 
 
 @dataclass
@@ -121,11 +137,10 @@ def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[f
     return [flat[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])], flat
 
 
-def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[tuple[list, list], list[dict]]:
-    """((outline polygons, all their coordinates) of the components without holes, RLE bodies of those
-    with holes) of class c,
-    whose column-major runs (sorted by start) are `runs` and bounds `box`."""
-    h, w = labels.shape
+def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[tuple[list, np.ndarray], tuple | None]:
+    """((outline polygons, all their coordinates) of the components of class c without holes, what
+    _holed_bodies needs for those with holes (None if none)); the class's column-major runs (sorted
+    by start) are `runs` and its bounds `box`."""
     bx0, by0, bx1, by1 = box
     padded = np.zeros((by1 - by0 + 3, bx1 - bx0 + 3), np.uint8)
     np.equal(labels[by0:by1 + 1, bx0:bx1 + 1], c, out=padded[1:-1, 1:-1].view(bool))
@@ -139,7 +154,8 @@ def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[t
         else:
             u, v = contour[0, 0]  # a traced pixel of the component, upsampled
             seeds.append((u // 2, v // 2))
-    return (_outlines(outer, bx0, by0) if outer else ([], np.zeros(0))), (_holed_bodies(padded, box, seeds, runs, h, w) if seeds else [])
+    polygons = _outlines(outer, bx0, by0) if outer else ([], np.zeros(0))
+    return polygons, ((c, padded, box, seeds, runs, len(seeds) == 1 and not outer) if seeds else None)
 
 
 def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill: int,
@@ -152,15 +168,17 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     s, e, v = s[order], e[order], v[order]
     lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1]))) if len(v) else np.zeros(0, np.int64)
     bounds = np.append(lo, len(v)).tolist()
-    polys, poly_coords, poly_cls, holed = [], [], [], []
+    polys, poly_coords, poly_cls, holed_parts = [], [], [], []
     for i, box in enumerate(zip(*class_boxes(s, e, lo, h)) if len(v) else []):
         a, b = bounds[i], bounds[i + 1]
         c = int(v[a])
-        (class_polys, coords), bodies = _trace_class(labels, c, (s[a:b], e[a:b]), box)
+        (class_polys, coords), class_holed = _trace_class(labels, c, (s[a:b], e[a:b]), box)
         polys += class_polys
         poly_coords.append(coords)
         poly_cls += [c] * len(class_polys)
-        holed += [(c, body) for body in bodies]
+        if class_holed is not None:
+            holed_parts.append(class_holed)
+    holed = _holed_bodies(holed_parts, h, w) if holed_parts else []
     anns: list[dict] = []
     rle_counts: list[str] = []  # each annotation's raster as compressed RLE counts
     if polys:

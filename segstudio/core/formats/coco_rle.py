@@ -1,19 +1,21 @@
-"""COCO's compressed RLE, encoded and decoded with numpy for a whole label map at once.
+"""COCO's compressed RLE of a whole label map at once: counts from numpy, strings from pycocotools.
 
-pycocotools encodes one binary mask per call and holds the GIL while it
-works, so an exporter that calls it per class is bound to one core. Here a
-label map is read once in column-major order (COCO's) and split into runs of
-equal labels; the runs of every class become that class's counts, and all
-classes' counts are delta-coded and compressed to COCO's string form (5-bit
-groups, deltas against the count two back from the fourth on, as
-pycocotools' rleToString does) in one set of array operations, with no
-Python loop over classes or runs. Area and bounding box follow pycocotools'
-definitions (bbox [x, y, w, h] of the covered pixels).
+pycocotools encodes one binary mask per call, scanning every pixel while it
+holds the GIL, so an exporter that calls it per class is bound to one core
+and reads the map once per class. Here a label map is read once in
+column-major order (COCO's) and split into runs of equal labels; the runs of
+every class become that class's counts (zeros, ones, zeros, ..., the
+pycocotools convention) in one set of array operations, with no Python loop
+over classes or runs. pycocotools' own compressor turns the counts into
+COCO's string form (frPyObjects on uncompressed RLE: a C loop over the
+counts, not the pixels), so the strings are its exact strings. Area and
+bounding box follow pycocotools' definitions (bbox [x, y, w, h] of the
+covered pixels), computed from the runs.
 
 The decoder (`decode_runs`) turns many compressed strings back into the
-foreground runs they describe, again in one pass, for the exporter's
-self-check; `runs_digest` is the digest both sides compare: a label map's
-class runs (start, end, value), column-major, maximal.
+foreground runs they describe, again in one pass, for the polygon
+exporter's raster check; `runs_digest` is the digest the self-check
+compares: a label map's class runs (start, end, value), column-major, maximal.
 """
 
 from __future__ import annotations
@@ -22,10 +24,7 @@ import hashlib
 
 import cv2
 import numpy as np
-
-MAX_GROUPS = 13  # 5-bit groups in a 64-bit value
-# a value needs g groups when -2**(5g-1) <= x < 2**(5g-1)
-_GROUP_LIMITS = np.array([1 << (5 * g - 1) for g in range(1, MAX_GROUPS)], np.int64)
+from pycocotools import mask as mask_utils
 
 
 def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,27 +34,6 @@ def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.concatenate(([0], change))
     ends = np.concatenate((change, [flat.size]))
     return starts, ends, flat[starts]
-
-
-def _compress(x: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """COCO's 5-bit groups of the (already delta-coded) values x: the bytes and each value's length."""
-    y = x ^ (x >> (8 * x.dtype.itemsize - 1))  # ~x for negatives: a value needs g groups when y < 2**(5g-1)
-    groups = (y >= 16).astype(x.dtype)
-    for limit in _GROUP_LIMITS[1:].tolist():
-        above = y >= limit
-        if not above.any():
-            break
-        groups += above
-    groups += 1
-    width = int(groups.max()) if len(x) else 1
-    chars = np.empty((len(x), width), np.uint8)
-    for j in range(width):  # column j: group j of every value (arithmetic shift: negatives end on the sign)
-        c = (x >> (5 * j)) & 0x1F
-        c += 48
-        c[groups > j + 1] += 0x20  # more groups follow
-        chars[:, j] = c
-    used = np.arange(width) < groups[:, None]
-    return np.compress(used.ravel(), chars.ravel()).tobytes(), groups
 
 
 def _positions(seg_starts: np.ndarray, total: int) -> np.ndarray:
@@ -71,35 +49,23 @@ def _segmented_cumsum(x: np.ndarray, seg_starts: np.ndarray) -> np.ndarray:
     return cs - np.repeat(base, np.diff(np.append(seg_starts, len(x))))
 
 
-def _class_counts(s: np.ndarray, e: np.ndarray, lo: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All classes' RLE counts, delta-coded and concatenated, each class's first count and number of counts.
+def _class_counts(s: np.ndarray, e: np.ndarray, lo: np.ndarray, n: int) -> tuple[np.ndarray, list[int], list[int]]:
+    """All classes' RLE counts concatenated, and where each class's counts start and end.
 
     s, e: runs sorted by class then start; lo: each class's first run; n: pixels.
     Class c's counts are the differences of 0, s0, e0, s1, e1, ..., n, the last
     dropped when it is 0 (the class reaches the end of the image).
     """
-    nruns = np.diff(np.append(lo, len(s)))
-    block = 2 * lo + 2 * np.arange(len(lo))  # where each class's 0 goes in `bounds`
-    at = 2 * np.arange(len(s), dtype=s.dtype) + 2 * np.repeat(np.arange(len(lo), dtype=s.dtype), nruns) + 1
-    bounds = np.empty(2 * len(s) + 2 * len(lo), s.dtype)
+    nr = len(s)
+    bounds = np.empty(2 * nr + len(lo), s.dtype)  # per class: s0, e0, s1, e1, ..., n
+    at = 2 * np.arange(nr, dtype=s.dtype) + np.repeat(np.arange(len(lo), dtype=s.dtype), np.diff(np.append(lo, nr)))
     bounds[at], bounds[at + 1] = s, e
-    bounds[block] = 0
-    block_end = block + 2 * nruns + 1
-    bounds[block_end] = n
-    counts = np.diff(bounds)
-    keep = np.ones(len(counts), bool)
-    keep[block_end[:-1]] = False  # n of one class to 0 of the next
-    last_zero = counts[block_end - 1] == 0
-    keep[block_end - 1] = ~last_zero
-    ncounts = 2 * nruns + 1 - last_zero
-    counts = counts[keep]
-    first = np.cumsum(ncounts) - ncounts
-    x = counts.copy()  # from each class's fourth count on: minus the count two back
-    x[2:] -= counts[:-2]
-    restore = np.concatenate((first, first + 1, first + 2))
-    restore = restore[restore < len(x)]
-    x[restore] = counts[restore]
-    return x, first, ncounts
+    ends = 2 * np.append(lo[1:], nr) + np.arange(len(lo))  # where each class's n goes
+    bounds[ends] = n
+    counts = np.diff(bounds, prepend=0)
+    firsts = np.concatenate(([0], ends[:-1] + 1))
+    counts[firsts] = bounds[firsts]  # each class starts from 0, not from the previous class's n
+    return counts, firsts.tolist(), (ends + (counts[ends] != 0)).tolist()
 
 
 def class_boxes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, h: int) -> tuple[list[int], ...]:
@@ -124,17 +90,14 @@ def encode_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray, h: int
     order = np.argsort(values, kind="stable")
     s, e, v = starts[order].astype(dtype), ends[order].astype(dtype), values[order]
     lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
-    x, first, ncounts = _class_counts(s, e, lo, h * w)
-    data, lengths = _compress(x)
-    char_ends = np.cumsum(lengths)[first + ncounts - 1].tolist()
-    text = data.decode("ascii")
+    counts, firsts, stops = _class_counts(s, e, lo, h * w)
+    counts = counts.astype(np.uint32, copy=False)  # what pycocotools converts uncompressed counts to
+    rles = mask_utils.frPyObjects([{"size": [h, w], "counts": counts[a:b]} for a, b in zip(firsts, stops)], h, w)
     area = np.add.reduceat(e - s, lo).tolist()
     xs, ys, xe, ye = class_boxes(s, e, lo, h)
-    out, prev = [], 0
-    for i, end in enumerate(char_ends):
-        out.append({"segmentation": {"size": [h, w], "counts": text[prev:end]}, "area": area[i],
-                    "bbox": [float(xs[i]), float(ys[i]), float(xe[i] - xs[i] + 1), float(ye[i] - ys[i] + 1)]})
-        prev = end
+    out = [{"segmentation": {"size": [h, w], "counts": r["counts"].decode("ascii")}, "area": area[i],
+            "bbox": [float(xs[i]), float(ys[i]), float(xe[i] - xs[i] + 1), float(ye[i] - ys[i] + 1)]}
+           for i, r in enumerate(rles)]
     return [int(c) for c in v[lo]], out
 
 
