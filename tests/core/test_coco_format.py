@@ -14,7 +14,7 @@ from segstudio.core.jobs import Cancelled
 from segstudio.core.formats.coco import CocoCheckError, export_coco, import_coco, outline_polygon, verify_coco
 from segstudio.core.formats.coco_json import dumps_with_segmentations, quarter_texts
 from segstudio.core.formats.coco_polygons import polygon_annotations
-from segstudio.core.formats.coco_rle import label_runs
+from segstudio.core.formats.coco_rle import _decode_concat, label_runs
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import read_label_png
 from segstudio.core.pathsafety import UnsafePathError
@@ -289,6 +289,10 @@ def test_quarter_texts_parse_back_to_the_same_floats():
     values[:6] = [0, 0.25, 0.5, 0.75, 10.0, 1e9]
     texts = quarter_texts(values, [0, 3, 10, 1000])
     assert [json.loads(t) for t in texts] == [values[:3].tolist(), values[3:10].tolist(), values[10:].tolist()]
+    small = np.array([0, 0.25, 0.5, 0.75, 1, 9.75, 10, 99.5, 100, 8191.75, 8192, 12345.25])
+    texts = quarter_texts(small, [0, 4, 10, 12])  # image coordinates (a table row each), then beyond
+    assert texts[0] == "[0,0.25,0.5,0.75]" and texts[1] == "[1,9.75,10,99.5,100,8191.75]"
+    assert [json.loads(t) for t in texts] == [small[:4].tolist(), small[4:10].tolist(), small[10:].tolist()]
     assert quarter_texts(np.array([0.3]), [0, 1]) is None  # not a multiple of 0.25: json writes it
     assert quarter_texts(np.array([-0.25]), [0, 1]) is None
     # a file name that looks like a placeholder is left alone
@@ -311,9 +315,41 @@ def test_inexact_rasters_are_painted_in_annotation_order():
     polys = [rng.uniform(0, 30, 8).tolist() for _ in range(6)]  # overlapping: the order decides
     rles = mask_utils.frPyObjects(polys, *labels.shape)
     anns = [{"category_id": int(c)} for c in rng.integers(1, 4, len(polys))]
-    res = _checked(labels, (starts, ends, values), anns, [r["counts"].decode() for r in rles], 3, 255, 0, True)
+    res = _checked(labels, (starts, ends, values), anns, rles, 3, 255, 0, True)
     painted = np.full(labels.shape, 255, np.uint8)
     for a, r in zip(anns, rles):
         painted[mask_utils.decode(r).astype(bool)] = a["category_id"] - 1
     assert res.digest == class_runs_digest(painted, 3)
     np.testing.assert_array_equal(res.confusion, ConfusionMatrix(3).update(labels, painted))
+
+
+@pytest.mark.parametrize("extra_pixel,spelled", [(False, False), (True, False), (False, True)])
+def test_rasters_are_exact_when_each_class_union_is_its_mask(extra_pixel, spelled):
+    """Overlapping polygons of one class are exact when their union is the class (also when an RLE
+    spells it with empty runs); a pixel of another class covered as well is not, and is painted in
+    annotation order."""
+    from segstudio.core.formats.coco_polygons import _checked
+    from segstudio.core.formats.coco_rle import class_runs_digest, runs_digest
+    from segstudio.core.metrics import ConfusionMatrix
+
+    labels = np.ones((20, 30), np.uint8)
+    labels[2:10, 3:15] = 0
+    labels[6:16, 10:25] = 0  # class 0: two overlapping rectangles
+    polys = [[3, 2, 15, 2, 15, 10, 3, 10], [10, 6, 25, 6, 25, 16, 10, 16], [0, 0, 30, 0, 30, 20, 0, 20]]
+    if extra_pixel:
+        polys[1] = [10, 6, 26, 6, 26, 16, 10, 16]  # one column of class 1 too many
+    rles = mask_utils.frPyObjects([[float(v) for v in p] for p in polys], 20, 30)
+    rles = rles[2:] + rles[:2]  # class 1 everywhere first, then class 0 painted over it
+    if spelled:  # the same mask with a run of 0 ones and a run of 0 zeros inside: another string
+        counts = [int(c) for c in _decode_concat([rles[1]["counts"].decode()])[0]]
+        rles[1] = mask_utils.frPyObjects({"size": [20, 30], "counts": counts[:2] + [0, 0] + counts[2:]}, 20, 30)
+        assert rles[1]["counts"] != mask_utils.frPyObjects([[float(v) for v in polys[0]]], 20, 30)[0]["counts"]
+    anns = [{"category_id": 2}, {"category_id": 1}, {"category_id": 1}]
+    runs = label_runs(labels)
+    res = _checked(labels, runs, anns, rles, 2, 255, 0, True)
+    painted = np.full(labels.shape, 255, np.uint8)
+    for a, r in zip(anns, rles):
+        painted[mask_utils.decode(r).astype(bool)] = a["category_id"] - 1
+    assert res.digest == class_runs_digest(painted, 2)
+    np.testing.assert_array_equal(res.confusion, ConfusionMatrix(2).update(labels, painted))
+    assert (res.digest == runs_digest(*runs)) is not extra_pixel

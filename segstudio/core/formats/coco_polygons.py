@@ -15,10 +15,12 @@ polygon (the polygons of an annotation are unioned), so it is written as RLE
 (from its runs, coco_rle) instead.
 
 All polygons of an image are rasterised by pycocotools in one call for their
-area and bbox, and the rasters' runs are compared with the source's: when
-equal (the usual case) the export is exact and the confusion matrix is the
-class pixel counts; otherwise the rasters' runs are painted, in annotation
-order, into one label map compared pixel by pixel.
+area and bbox, and each class's rasters are merged (pycocotools) into one
+mask compared with the class's own: RLE strings first (equal strings are
+equal masks), then decoded runs. When every class matches (the usual case)
+the export is exact and the confusion matrix is the class pixel counts;
+otherwise the rasters' runs are painted, in annotation order, into one label
+map compared pixel by pixel.
 """
 
 from __future__ import annotations
@@ -180,19 +182,18 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
             holed_parts.append(class_holed)
     holed = _holed_bodies(holed_parts, h, w) if holed_parts else []
     anns: list[dict] = []
-    rle_counts: list[str] = []  # each annotation's raster as compressed RLE counts
+    rles: list[dict] = []  # each annotation's raster (pycocotools RLE)
     if polys:
         rles = mask_utils.frPyObjects(polys, h, w)
         # pycocotools' area() fails for more than 255 RLEs at once under numpy 2 (uint8 shape array)
         areas = [a for i in range(0, len(rles), 255) for a in mask_utils.area(rles[i:i + 255]).tolist()]
         boxes = mask_utils.toBbox(rles).tolist()
-        rle_counts = [r["counts"].decode("ascii") for r in rles]
         anns = [{"category_id": c + 1, "segmentation": [p], "area": a, "bbox": bb, "iscrowd": 0}
                 for c, p, a, bb in zip(poly_cls, polys, areas, boxes)]
     for c, body in holed:
         anns.append({"category_id": c + 1, **body, "iscrowd": 0})
-        rle_counts.append(body["segmentation"]["counts"])
-    result = _checked(labels, runs, anns, rle_counts, num_classes, fill, len(holed), sampled)
+        rles.append({"size": [h, w], "counts": body["segmentation"]["counts"].encode("ascii")})
+    result = _checked(labels, runs, anns, rles, num_classes, fill, len(holed), sampled)
     poly_json = quarter_texts(np.concatenate(poly_coords), np.cumsum([0] + [len(p) for p in polys]).tolist()) \
         if polys else []  # each polygon's coordinates as JSON text (None: json writes them)
     result.seg_texts = (["[" + t + "]" for t in poly_json] if poly_json is not None else [None] * len(polys)) \
@@ -200,17 +201,38 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     return result
 
 
-def _checked(labels, runs, anns, rle_counts, k: int, fill: int, fallbacks: int, sampled: bool) -> PolygonResult:
+def _class_unions(rles: list[dict], values: list[int]) -> tuple[list[str], list[int]]:
+    """(the union of each class's rasters, merged by pycocotools, as RLE counts; the classes)."""
+    members: dict[int, list[dict]] = {}
+    for r, c in zip(rles, values):
+        members.setdefault(c, []).append(r)
+    classes = sorted(members)
+    unions = [mask_utils.merge(members[c]) if len(members[c]) > 1 else members[c][0] for c in classes]
+    return [u["counts"].decode("ascii") for u in unions], classes
+
+
+def _runs_equal(got: tuple | None, runs: tuple) -> bool:
+    return got is not None and all(np.array_equal(x, y) for x, y in zip(got, runs))
+
+
+def _checked(labels, runs, anns, rles, k: int, fill: int, fallbacks: int, sampled: bool) -> PolygonResult:
     """The result with the confusion and (`sampled`) digest of what the annotations rasterise to."""
     s, e, v = runs
     values = np.array([a["category_id"] - 1 for a in anns], np.int64)
-    rs, re_, owner = decode_runs(rle_counts)[:3] if rle_counts else (s[:0], e[:0], s[:0])
-    got = canonical_runs(rs, re_, values[owner])
-    if got is not None and all(np.array_equal(x, y) for x, y in zip(got, runs)):
+    exact = len(s) == 0 and not rles
+    if rles:  # each class's union equal to its runs: then so is the map they paint, in any order
+        texts, classes = _class_unions(rles, values.tolist())
+        found, bodies = encode_runs(s, e, v, *labels.shape)  # the classes' own pycocotools strings
+        exact = found == classes and all(b["segmentation"]["counts"] == t for b, t in zip(bodies, texts))
+        if not exact:  # equal masks may still be spelled differently (runs of length 0)
+            us, ue, owner = decode_runs(texts)[:3]
+            exact = _runs_equal(canonical_runs(us, ue, np.asarray(classes, np.int64)[owner]), runs)
+    if exact:
         conf = np.zeros((k, k + 1), np.int64)
         conf[np.arange(k), np.arange(k)] = np.bincount(v, weights=e - s, minlength=k)[:k].astype(np.int64)
         return PolygonResult(anns, runs_digest(s, e, v) if sampled else b"", fallbacks, conf)
     h, w = labels.shape
+    rs, re_, owner = decode_runs([r["counts"].decode("ascii") for r in rles])[:3] if rles else (s[:0], e[:0], s[:0])
     flat = np.full(h * w, fill, np.uint8)  # column-major; the decoded runs painted in annotation order
     for a, b, c in zip(rs.tolist(), re_.tolist(), values[owner].tolist()):
         flat[a:b] = c
