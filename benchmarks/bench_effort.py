@@ -10,7 +10,8 @@ polygon vertex 1, a brush stroke 1 plus 1 per 100 px of path, a box 2, a key 0
   baseline = brush, eraser and polygon only (labelme / CVAT without AI servers);
   toolset  = those plus everything segstudio offers: flood fill (F), superpixel
              brush (S, coarse and fine), magic wand (W), GrabCut box, and, when
-             starting from the model's prediction, re-predict a region.
+             starting from the model's prediction, the model wand (M) and
+             re-predict a region.
 Two starts: the default model's prediction, and an empty (all-unlabelled)
 mask. From an empty mask no model tool is used (the case of a label set no
 model knows; otherwise pressing "predict" would turn it into the first start).
@@ -52,6 +53,11 @@ to fix it, all painting that component's true class c:
             unlabelled: the studio leaves them as they are, so a careful hand
             need not keep out of them); switching that mode costs 2 clicks.
             The baseline has no protect mode (labelme and CVAT have none).
+  model wand a click at the component's innermost pixel at each superpixel level
+            with tolerance 0.1, 0.25 or 0.5 (a probability; changing it from the
+            last one costs a click): segstudio's ModelWand selects the clicked
+            superpixel and the connected superpixels whose mean probability of
+            c (the model's softmax at its working scale) is >= the tolerance.
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.
   re-predict a box around the component (16 px margin): the model's labels
             for the box (segstudio's predict_box: the crop with 64 px of context
@@ -88,6 +94,7 @@ sys.path.insert(0, str(REPO))
 
 from segstudio.core import labelmap as lm  # noqa: E402
 from segstudio.core.assist.grabcut import grabcut_box  # noqa: E402
+from segstudio.core.assist.model_wand import ModelWand  # noqa: E402
 from segstudio.core.assist.superpixels import LEVELS, compute_superpixels  # noqa: E402
 from segstudio.core.assist.wand import Wand  # noqa: E402
 from segstudio.core.imageio import label_pngs, list_images, load_image, read_label_png  # noqa: E402
@@ -99,8 +106,12 @@ BRUSH_SIZES = (3, 7, 13, 25, 49)
 #: How precisely a hand places a brush (px): the brush is kept this far inside the object (--hand-px).
 HAND_PX = 1
 WAND_TOLERANCES = (4.0, 8.0, 16.0, 32.0)
+MODEL_WAND_TOLERANCES = (0.1, 0.25, 0.5)
 BASELINE = ("polygon", "brush")
-TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "repredict")
+TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "modelwand", "repredict")
+#: Tools that need a model: not used from an empty mask.
+MODEL_TOOLS = ("modelwand", "repredict")
+EMPTY_TOOLSET = tuple(t for t in TOOLSET if t not in MODEL_TOOLS)
 #: Choosing another "protect" mode in the studio's drop-down: open it, pick (two clicks).
 PROTECT_SWITCH = 2
 
@@ -129,14 +140,17 @@ class Component:
 class Scene:
     """What the annotator knows about one image: pixels, truth, and the tools' precomputed state."""
 
-    def __init__(self, image, gt, ignore, predictor=None):
+    def __init__(self, image, gt, ignore, predictor=None, probs=None):
         self.image, self.gt, self.ignore = image, gt, ignore
         self.valid = gt != ignore
         self.n_valid = int(self.valid.sum())
         self.h, self.w = gt.shape
         self.predictor = predictor
+        self.probs = probs  # K x h x w softmax at the model's working scale (model wand), or None
+        self._model_wand = None
         self._objects: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._sp = None
+        self._sp_obj = None
         self._boxes: dict[str, np.ndarray] = {}
         self._wand = None
         self._cache: dict = {}
@@ -150,7 +164,7 @@ class Scene:
 
     def superpixels(self):
         if self._sp is None:
-            sp = compute_superpixels(self.image)
+            sp = self._superpixels_object()
             self._sp = {}
             for level in LEVELS:
                 lab = sp.full_labels(level)
@@ -173,6 +187,16 @@ class Scene:
         if self._wand is None:
             self._wand = Wand(self.image)
         return self._wand
+
+    def model_wand(self) -> ModelWand | None:
+        if self._model_wand is None and self.probs is not None:
+            self._model_wand = ModelWand(self.probs, self._superpixels_object())
+        return self._model_wand
+
+    def _superpixels_object(self):
+        if self._sp_obj is None:
+            self._sp_obj = compute_superpixels(self.image)
+        return self._sp_obj
 
     def cached(self, key, fn):
         if key not in self._cache:
@@ -408,6 +432,20 @@ def wand_actions(scene, state, comp, last_tolerance):
             yield Action(f"wand {tol:g}", cost, bx0, by0, m, comp.cls)
 
 
+def model_wand_actions(scene, state, comp, last_tolerance):
+    mw = scene.model_wand()
+    if mw is None:
+        return
+    x, y = comp.point
+    for level in LEVELS:
+        for tol in MODEL_WAND_TOLERANCES:
+            sel = mw.select(level, comp.cls, x, y, tol)
+            if sel is not None:
+                (bx0, by0, _, _), m = sel
+                cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
+                yield Action(f"modelwand {tol:g} {level}", cost, bx0, by0, m, comp.cls)
+
+
 def grabcut_actions(scene, state, comp):
     if comp.area < 30:
         return
@@ -431,7 +469,8 @@ def repredict_actions(scene, state, comp):
     yield Action("repredict", COSTS["box"], box[0], box[1], np.ones(labels.shape, bool), labels)
 
 
-def candidates(scene, state, comps, kit, last_tolerance):
+def candidates(scene, state, comps, kit, last):
+    """Every action of the kit for these components; `last`: the last tolerance used per tool."""
     correct_per_sp = None
     if "superpixel" in kit:
         right = scene.valid & (state == scene.gt)
@@ -452,7 +491,9 @@ def candidates(scene, state, comps, kit, last_tolerance):
         if "superpixel" in kit:
             assisted.append(superpixel_actions(scene, state, comp, correct_per_sp))
         if "wand" in kit:
-            assisted.append(wand_actions(scene, state, comp, last_tolerance))
+            assisted.append(wand_actions(scene, state, comp, last.get("wand")))
+        if "modelwand" in kit:
+            assisted.append(model_wand_actions(scene, state, comp, last.get("modelwand")))
         if "grabcut" in kit:
             assisted.append(grabcut_actions(scene, state, comp))
         for actions in assisted:
@@ -465,12 +506,13 @@ def annotate(scene: Scene, start: np.ndarray, kit, target: float, cap: int, k: i
     """Correct `start` greedily (see the module docstring) until `target` accuracy or `cap` actions."""
     state = start.copy()
     correct = int(np.count_nonzero(scene.valid & (state == scene.gt)))
-    cost, actions, last_tol, mode = 0.0, 0, None, None
+    cost, actions, mode = 0.0, 0, None
+    last: dict[str, float] = {}
     spent: Counter = Counter()
     while correct < target * scene.n_valid and actions < cap:
         comps = error_components(scene, state, k)
         best, best_key = None, None
-        for a in candidates(scene, state, comps, kit, last_tol):
+        for a in candidates(scene, state, comps, kit, last):
             g = gain(scene, state, a)
             if g <= 0:
                 continue
@@ -488,8 +530,8 @@ def annotate(scene: Scene, start: np.ndarray, kit, target: float, cap: int, k: i
         if trace is not None:
             trace.append((best.tool, round(float(best_cost), 2), best_gain, round(correct / scene.n_valid, 4)))
         mode = best.protect
-        if best.tool.startswith("wand"):
-            last_tol = float(best.tool.split()[1])
+        if best.tool.split()[0] in ("wand", "modelwand"):
+            last[best.tool.split()[0]] = float(best.tool.split()[1])
     acc = correct / max(1, scene.n_valid)
     return {"cost": cost, "actions": actions, "accuracy": acc, "reached": acc >= target, "spent": dict(spent),
             "state": state}
@@ -531,6 +573,7 @@ def main() -> None:
     HAND_PX = args.hand_px
     labelset = resolve_labelset(args.labels)
     from segstudio.nets.predictor import Predictor
+    from segstudio.nets.uncertainty import working_probabilities
 
     from segstudio.nets.checkpoint import DEFAULT_MODEL_NAME
 
@@ -544,17 +587,17 @@ def main() -> None:
     for img_path, gt_path in load_pairs(args.images, args.gt, args.limit):
         image = load_image(img_path)
         gt = read_label_png(gt_path, expected_size=(image.shape[1], image.shape[0]))
-        scene = Scene(image, gt, labelset.ignore_index, predictor)
+        scene = Scene(image, gt, labelset.ignore_index, predictor, working_probabilities(predictor, image))
         pred = predictor.predict(image)
         empty = np.full(gt.shape, labelset.ignore_index, np.uint8)
         empty_scene = Scene(image, gt, labelset.ignore_index, None)
-        empty_scene._sp, empty_scene._boxes = scene.superpixels(), scene._boxes
+        empty_scene._sp, empty_scene._sp_obj, empty_scene._boxes = scene.superpixels(), scene._sp_obj, scene._boxes
         r = {"image": img_path.name,
              "start_accuracy": float(np.count_nonzero(scene.valid & (pred == gt)) / scene.n_valid),
              "baseline": annotate(scene, pred, BASELINE, args.target, args.cap, args.components),
              "toolset": annotate(scene, pred, TOOLSET, args.target, args.cap, args.components),
              "empty_baseline": annotate(empty_scene, empty, BASELINE, args.target, args.cap, args.components),
-             "empty_toolset": annotate(empty_scene, empty, TOOLSET[:-1], args.target, args.cap, args.components)}
+             "empty_toolset": annotate(empty_scene, empty, EMPTY_TOOLSET, args.target, args.cap, args.components)}
         rows.append(r)
         print(f"{r['image']}: prediction {r['start_accuracy']:.1%} | from prediction baseline "
               f"{r['baseline']['cost']:.1f} toolset {r['toolset']['cost']:.1f} | from empty baseline "

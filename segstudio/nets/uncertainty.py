@@ -9,13 +9,18 @@ dropout layers (FCN-8s fc6/fc7), run N forward passes with only the dropout
 layers in training mode; labels are the argmax of the mean probabilities, and
 confidence is 1 - 2 * (standard deviation over samples of the chosen class's
 probability), which is 1 when every sample agrees and 0 at the largest spread a
-probability can have. No Qt here.
+probability can have.
+
+`working_probabilities` gives the softmax probabilities at the scale the model
+predicts at (not upsampled: K planes of a 6000x4000 image would not fit), for
+the model wand (core.assist.model_wand). No Qt here.
 """
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -40,6 +45,17 @@ def confidence_from_probs(probs: np.ndarray, method: str = "margin") -> np.ndarr
         return p.max(0).values.numpy()
     top2 = torch.topk(p, 2, dim=0).values
     return (top2[0] - top2[1]).clamp(0, 1).numpy()
+
+
+def working_probabilities(predictor, image: np.ndarray, cancelled: CancelFn | None = None) -> np.ndarray:
+    """K x h x w float32 softmax probabilities of an RGB image at the predictor's working scale."""
+    h, w = image.shape[:2]
+    factor = predictor.working_factor(w, h)
+    size = max(1, round(w * factor)), max(1, round(h * factor))
+    small = image if size == (w, h) else cv2.resize(
+        image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+    check_cancel(cancelled)
+    return predictor.predict(small, return_probs=True, scale=1.0)[1].astype(np.float32, copy=False)
 
 
 def has_dropout(model: nn.Module) -> bool:

@@ -260,3 +260,42 @@ def test_wand_reselects_only_when_a_move_changes_the_tolerance(studio, qtbot, mo
     drag(qtbot, c, [(10.5, 10.5), (10.5, 20.5), (10.5, 30.5)])  # straight down: tolerance unchanged
     assert len(calls) == 1  # the press
     assert win.current.history_length == 1
+
+
+def full_mask(bm):
+    out = np.zeros((H, W), bool)
+    (x0, y0, x1, y1), m = bm
+    out[y0:y1, x0:x1] = m
+    return out
+
+
+def test_model_wand_key_click_enter_drag_tolerance_and_undo(studio, qtbot, tmp_path):
+    """M selects the model wand; a press previews the superpixels where the model gives the current
+    class at least the tolerance (Halves: class 1 on the left half), Enter commits, Ctrl+Z restores."""
+    win, _ = studio
+    c, ctl = win.canvas, win.assist
+    fake_model(win, tmp_path)
+    win.set_current_class(1)
+    qtbot.keyClick(win, Qt.Key.Key_M)
+    tool = ctl.tools["modelwand"]
+    assert ctl.active is tool and "(M)" in ctl.actions["modelwand"].toolTip()
+    qtbot.waitUntil(lambda: ctl.model_wand() is not None, timeout=20000)
+    expected = full_mask(ctl.model_wand().select(tool.level, 1, 10.5, 60.5, 0.25))
+    assert expected[60, 10] and expected[:, :20].all() and not expected[:, W // 2:].any()
+    before = c.labels.copy()
+    p = c.to_widget(10.5, 60.5).toPoint()
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p)
+    assert np.array_equal(c.labels, before)  # a preview until Enter (or release)
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p)
+    assert np.array_equal(c.labels == 1, expected | (before == 1))
+    assert win.current.history_length == 1
+    assert undo_restores(qtbot, win, before)
+    # 30 screen px to the right (zoom 4): +0.1 tolerance; the release commits the smaller region.
+    drag(qtbot, c, [(10.5, 60.5), (14.25, 60.5), (18.0, 60.5)])
+    assert tool.tolerance == pytest.approx(0.35)
+    tighter = full_mask(ctl.model_wand().select(tool.level, 1, 10.5, 60.5, 0.35))
+    assert np.array_equal(c.labels == 1, tighter | (before == 1)) and tighter.sum() < expected.sum()
+    qtbot.keyClick(c, Qt.Key.Key_BracketRight)
+    assert tool.level == "fine"
+    assert undo_restores(qtbot, win, before)

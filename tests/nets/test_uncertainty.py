@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 from segstudio.core.labels import camvid
 from segstudio.nets.card import make_card
 from segstudio.nets.predictor import Predictor
-from segstudio.nets.uncertainty import confidence_from_probs, has_dropout, mc_dropout
+from segstudio.nets.uncertainty import confidence_from_probs, has_dropout, mc_dropout, working_probabilities
 
 
 def probs_2x2():
@@ -70,3 +71,16 @@ def test_mc_dropout_refuses_models_without_dropout():
     pred = Predictor(TinyDropoutNet(with_dropout=False), card(), device="cpu", tile_size=64)
     with pytest.raises(ValueError, match="dropout"):
         mc_dropout(pred, np.zeros((8, 16, 3), np.uint8))
+
+
+def test_working_probabilities_are_the_predictions_before_upsampling():
+    pred = Predictor(TinyDropoutNet(with_dropout=False), card(), device="cpu", tile_size=64)
+    pred.scale = 0.25  # the studio's Model > Prediction Scale
+    img = np.random.default_rng(0).integers(0, 255, (64, 128, 3), dtype=np.uint8)
+    probs = working_probabilities(pred, img)
+    assert probs.shape == (11, 16, 32) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
+    assert (probs[0, :, :16] > 0.99).all() and (probs[1, :, 16:] > probs[0, :, 16:]).all()
+    labels, full = pred.predict(img, return_probs=True)
+    up = cv2.resize(probs.transpose(1, 2, 0), (128, 64), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    np.testing.assert_allclose(full, up, atol=1e-5)  # the same planes the prediction upsampled

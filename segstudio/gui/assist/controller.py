@@ -1,8 +1,8 @@
 """AssistController: the assisted tools' actions, their routing of canvas events, and their commits.
 
 Installed by the main window (`self.assist = AssistController(self)`). It adds
-an Assist menu (S superpixel brush, W magic wand, C GrabCut box, R re-predict
-region, U confidence heat map, N next low-confidence region, V mark reviewed
+an Assist menu (S superpixel brush, W magic wand, M model wand, C GrabCut box,
+R re-predict region, U confidence heat map, N next low-confidence region, V mark reviewed
 and next, with the file list's state filter and confidence order), puts the tool
 actions in the window's exclusive tool group, and, while one of its tools is
 active, takes the canvas's left-button mouse events and Enter / Esc / `[` / `]`
@@ -27,12 +27,13 @@ from .confidence import ConfidenceView
 from .overlay import AssistOverlay
 from .review import ReviewQueue
 from .service import AssistData
-from .tools import BoxTool, SuperpixelTool, WandTool
+from .model_probs import ModelProbs
+from .tools import BoxTool, ModelWandTool, SuperpixelTool, WandTool
 
 if TYPE_CHECKING:
     import numpy as np
 
-TOOL_KEYS = {"superpixel": "S", "wand": "W", "grabcut": "C", "repredict": "R"}
+TOOL_KEYS = {"superpixel": "S", "wand": "W", "modelwand": "M", "grabcut": "C", "repredict": "R"}
 TOOL_KEYS_HANDLED = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_BracketLeft,
                      Qt.Key.Key_BracketRight}
 MOUSE = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.MouseButtonRelease}
@@ -47,7 +48,7 @@ class AssistController(QObject):
         self.runner = JobRunner(self)
         self.show_boundaries = True
         self.widget_x = 0.0
-        self.tools = {"superpixel": SuperpixelTool(self), "wand": WandTool(self),
+        self.tools = {"superpixel": SuperpixelTool(self), "wand": WandTool(self), "modelwand": ModelWandTool(self),
                       "grabcut": BoxTool(self, "grabcut"), "repredict": BoxTool(self, "repredict")}
         self.active = None
         self._pressed = False
@@ -59,6 +60,10 @@ class AssistController(QObject):
         self._build_actions()
         self.data.ready.connect(self._data_ready)
         self.data.failed.connect(lambda m: self.say(f"Superpixels failed: {m}"))
+        self.probs = ModelProbs(self)
+        self.probs.ready.connect(self._data_ready)
+        self.probs.failed.connect(lambda m: self.say(f"The model wand's prediction failed: {m}"))
+        self._model_wand = None
         win.imageOpened.connect(self.image_opened)
         self.canvas.installEventFilter(self)
         win.installEventFilter(self)  # stop the worker threads when the window closes
@@ -70,6 +75,8 @@ class AssistController(QObject):
         self.actions: dict[str, QAction] = {}
         tips = {"superpixel": "Paint whole superpixels; [ / ] coarser / finer",
                 "wand": "Grow a region of similar colour; drag sideways for tolerance, release commits",
+                "modelwand": "Click: the superpixels around it where the model gives the current class at least "
+                             "the tolerance (a probability); drag sideways for tolerance, release commits",
                 "grabcut": "Drag a box around an object; Shift/Ctrl-drag hints; Enter commits",
                 "repredict": "Drag a box: the model predicts it again (with context around it) and replaces its labels"}
         for name, tool in self.tools.items():
@@ -139,7 +146,8 @@ class AssistController(QObject):
 
     def _data_ready(self, key) -> None:
         # Only while an assisted tool is in use: the status bar carries other news otherwise.
-        if self.canvas.doc is None or self.canvas.doc.path != key or self.active is None:
+        path = key[0] if isinstance(key, tuple) else key  # ModelProbs' keys are (image, model)
+        if self.canvas.doc is None or self.canvas.doc.path != path or self.active is None:
             return
         self.say(f"Superpixels and wand ready ({self.data.seconds:.1f} s)")
         self.active.data_ready()
@@ -152,6 +160,27 @@ class AssistController(QObject):
 
     def wand(self):
         return self.data.wand if self.data.is_ready(self.current_key()) else None
+
+    def model_wand(self):
+        """The current image's ModelWand, or None (then the status bar says why, and the model's
+        probabilities are requested when the superpixels are ready)."""
+        from segstudio.core.assist.model_wand import ModelWand
+
+        sp, model = self.superpixels(), self.win.prediction.model_path
+        if model is None:
+            self.say("Choose a model first (Model menu)")
+            return None
+        if sp is None:
+            self.say("Superpixels are still being computed for this image…")
+            return None
+        key = (self.current_key(), model)
+        probs = self.probs.get(key)
+        if probs is None:
+            self.say(self.probs.request(key, self.rgb(), self.win.prediction), 0)
+            return None
+        if self._model_wand is None or self._model_wand.probs is not probs or self._model_wand.sp is not sp:
+            self._model_wand = ModelWand(probs, sp)
+        return self._model_wand
 
     def rgb(self):
         return self.data.rgb if self.data.is_ready(self.current_key()) else None
@@ -262,5 +291,6 @@ class AssistController(QObject):
     def stop(self) -> None:
         self.runner.stop()
         self.data.stop()
+        self.probs.stop()
         self.confidence.stop()
 

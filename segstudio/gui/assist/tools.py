@@ -5,6 +5,10 @@ the controller, which makes each commit one undoable Document step:
   SuperpixelTool (S)  click or drag paints whole superpixels; `[` / `]` coarser / finer.
   WandTool (W)        press grows a region of similar colour; dragging sideways changes
                       the tolerance (live preview); release commits (Enter too).
+  ModelWandTool (M)   press selects the superpixels around the click whose mean model
+                      probability of the current class is >= the tolerance (dragging
+                      sideways changes it, live preview); release commits (Enter too);
+                      `[` / `]` coarser / finer superpixels.
   BoxTool (C, R)      drag a box: GrabCut (worker thread, preview, Shift-drag / Ctrl-drag
                       foreground / background hints, Enter commits) or re-predict the box
                       with the model, context around it (replaces the box's labels).
@@ -179,6 +183,85 @@ class WandTool(AssistTool):
     def key(self, key) -> bool:
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._commit()
+            return True
+        if key == Qt.Key.Key_Escape:
+            self.seed, self.region = None, None
+        return super().key(key)
+
+
+#: The model wand's tolerance: the least mean probability of the class a superpixel needs.
+MODEL_WAND_TOLERANCE = 0.25
+
+
+class ModelWandTool(AssistTool):
+    name, text = "modelwand", "Model wand"
+
+    def __init__(self, ctl):
+        super().__init__(ctl)
+        self.level = list(LEVELS)[1]
+        self.tolerance = MODEL_WAND_TOLERANCE
+        self.seed: tuple[float, float] | None = None
+        self.press_x = 0.0
+        self.base = self.tolerance
+        self.region = None
+
+    def activate(self) -> None:
+        self.data_ready()
+
+    def data_ready(self) -> None:
+        mw = self.ctl.model_wand()
+        if mw is not None:
+            self.ctl.say(f"Model wand ready ({self.level} superpixels, tolerance {self.tolerance:.2f}; "
+                         "drag sideways to change it, [ / ] coarser / finer)")
+
+    def press(self, x, y, modifiers) -> None:
+        if self.ctl.model_wand() is None:
+            return  # model_wand() said why in the status bar
+        self.seed, self.press_x, self.base = (x, y), self.ctl.widget_x, self.tolerance
+        self._preview()
+
+    def move(self, x, y) -> None:
+        if self.seed is None:
+            return
+        # Dragging sideways: 0.01 of probability per 3 screen pixels.
+        value = min(1.0, max(0.01, round(self.base + (self.ctl.widget_x - self.press_x) / 300.0, 2)))
+        if value != self.tolerance:
+            self.tolerance = value
+            self._preview()
+
+    def _preview(self) -> None:
+        mw = self.ctl.model_wand()
+        c = self.ctl.canvas.current_class
+        self.region = None if mw is None else mw.select(self.level, c, self.seed[0], self.seed[1], self.tolerance)
+        if self.region is None:
+            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
+            p = None if mw is None else mw.probability_at(self.level, c, *self.seed)
+            if p is not None:
+                self.ctl.say(f"The model gives this class {p:.2f} here, below the tolerance {self.tolerance:.2f}")
+        else:
+            (x0, y0, _, _), m = self.region
+            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+            self.ctl.say(f"Model wand: tolerance {self.tolerance:.2f}")
+
+    def release(self, x, y) -> None:
+        self._commit()
+
+    def _commit(self) -> None:
+        if self.region is not None:
+            bbox, m = self.region
+            self.ctl.commit_mask(bbox, m, f"Model wand (tolerance {self.tolerance:g})")
+        self.seed, self.region = None, None
+        self.ctl.overlay.clear_tool()
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._commit()
+            return True
+        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
+            names = list(LEVELS)
+            i = names.index(self.level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
+            self.level = names[min(max(i, 0), len(names) - 1)]
+            self.data_ready()
             return True
         if key == Qt.Key.Key_Escape:
             self.seed, self.region = None, None
