@@ -147,7 +147,8 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
     pairing = pair_images_masks(images_dir, masks_dir)
     if not pairing.pairs:
         raise SegstudioError(f"{masks_dir}: no masks matching the images in {images_dir}")
-    refuse_inputs([out_file], [f for p in pairing.pairs for f in (p.image, p.mask)], what="output file")
+    if os.path.lexists(out_file):  # a path that is not there is none of the inputs, which are
+        refuse_inputs([out_file], [f for p in pairing.pairs for f in (p.image, p.mask)], what="output file")
     summary = CocoExportSummary(out_file=out_file, segmentation=segmentation,
                                 unannotated=pairing.unannotated, orphan_masks=pairing.orphan_masks)
     n = len(pairing.pairs)
