@@ -10,9 +10,11 @@ for each, then checks independently of the exporters' own self-check:
 - VOC round trip: SegmentationClass PNGs equal the sources (void 255 <-> 11),
   palette exact.
 The baseline, measured in the same run, is a straightforward RLE exporter
-(one np.asfortranarray + encode per class, one thread). Targets: RLE >= 150
-images/s, polygon fidelity >= 0.99, both round trips exact. The last line
-printed is one JSON object.
+(one np.asfortranarray + encode per class, one thread). Targets (issue 15):
+the RLE export, self-check included, >= 2x the baseline's images/s; polygon
+export >= 50 images/s at fidelity >= 0.99; both round trips exact. On a busy
+machine wall-clock figures depend on the load, so CPU ms per image (all
+threads) are printed too. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ def main() -> int:
         "voc_palette_exact": bool(pal_ok),
         "rle_annotations": s_rle.annotations,
     })
-    res["targets_met"] = bool(res["rle_images_per_s"] >= 150 and fidelity >= 0.99 and rle_exact and voc_exact)
+    res["targets_met"] = bool(res["rle_speedup_vs_naive"] >= 2.0 and res["polygon_images_per_s"] >= 50
+                              and fidelity >= 0.99 and rle_exact and voc_exact)
     print(f"COCO RLE      {res['rle_images_per_s']:7.1f} img/s  (naive baseline {res['naive_rle_images_per_s']} img/s, "
           f"x{res['rle_speedup_vs_naive']})  round trip exact: {rle_exact}")
     print(f"              CPU {res['rle_cpu_ms_per_image']} ms/image (naive {res['naive_rle_cpu_ms_per_image']}, "
