@@ -13,7 +13,6 @@ import math
 import sys
 from pathlib import Path
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import SegstudioError
 from segstudio.core.evaluate import evaluate_folders
 from segstudio.core.labels import resolve_labelset
@@ -83,6 +82,8 @@ def run(args) -> int:
     report = ev.report()
     print(format_table(report))
     if args.json:
+        from segstudio.core.atomic import atomic_write_text
+
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     if not ev.scored:
         print("segstudio eval: error: no image pairs could be scored", file=sys.stderr)

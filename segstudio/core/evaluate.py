@@ -2,7 +2,10 @@
 
 Files are paired by stem; missing, extra, unreadable and size-mismatched
 pairs are reported by name. Decoding and per-image accumulation run on a
-thread pool (Pillow and OpenCV release the GIL while they work).
+thread pool (Pillow and OpenCV release the GIL while they work). Plain 8-bit
+pairs are counted by `core.label_decode` with Pillow alone and the figures
+computed by `core.score_math`, so scoring a folder loads neither NumPy nor
+OpenCV; other pairs take `core.eval_arrays` (the same counts, on arrays).
 
 Values are never dropped in silence: ground-truth pixels that are neither a
 class nor void (the ignore index, or 255) - e.g. 200 in an 11-class set - are not scored but
@@ -13,20 +16,30 @@ are well defined, and any value beyond the classes is scored as an error.
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import numpy as np
-from PIL import Image
-
-from .errors import ImageLoadError, ImageSizeMismatch, SegstudioError
-from .imageio import label_pngs, read_label_png
+from .errors import SegstudioError
 from .jobs import Cancelled
+from .label_decode import FAST_MAX_CLASSES, label_pngs, open_plain_label, pair_counts
 from .labels import LabelSet
-from .metrics import ConfusionMatrix, Scores, confusion_for, scores_from_matrix
+from .score_math import figures_dict, figures_from_rows
+
+if TYPE_CHECKING:
+    from .metrics import ConfusionMatrix, Scores
+
+
+def __getattr__(name: str) -> Any:
+    """`read_prediction_png` and `stray_values` live with NumPy in core.eval_arrays, loaded on first use."""
+    if name in ("read_prediction_png", "stray_values"):
+        from . import eval_arrays
+
+        return getattr(eval_arrays, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -53,21 +66,63 @@ def pair_folders(pred_dir: str | Path, gt_dir: str | Path) -> Pairing:
     )
 
 
+def _rows(matrix: Any) -> list[list[int]]:
+    return matrix.tolist() if hasattr(matrix, "tolist") else [list(r) for r in matrix]
+
+
 @dataclass
 class ImageResult:
     stem: str
-    matrix: np.ndarray | None = None
+    matrix: Any = None  # n x (n+1) counts: nested lists of ints, or a NumPy array (nets.evaluation)
     error: str | None = None
     stray_gt: dict[int, int] = field(default_factory=dict)  # GT value outside the label set -> pixels
 
     def scores(self) -> Scores | None:
-        return None if self.matrix is None else scores_from_matrix(self.matrix)
+        if self.matrix is None:
+            return None
+        from .metrics import scores_from_matrix
+
+        return scores_from_matrix(self.matrix)
+
+
+class ConfusionCounts:
+    """Counts accumulated over many images as nested lists (no NumPy), read like a `metrics.ConfusionMatrix`."""
+
+    def __init__(self, num_classes: int):
+        self.num_classes = num_classes
+        self._rows = [[0] * (num_classes + 1) for _ in range(num_classes)]
+
+    def add_matrix(self, m: Sequence[Sequence[int]]) -> None:
+        for row, add in zip(self._rows, _rows(m)):
+            for j, v in enumerate(add):
+                row[j] += v
+
+    def rows(self) -> list[list[int]]:
+        """The n x (n+1) counts (last column: invalid predictions)."""
+        return [list(r) for r in self._rows]
+
+    @property
+    def matrix(self):
+        """The n x (n+1) counts as a new int64 array (a copy: adding to it changes nothing here)."""
+        import numpy as np
+
+        return np.array(self._rows, np.int64).reshape(self.num_classes, self.num_classes + 1)
+
+    @property
+    def confusion(self):
+        """n x n counts, rows = ground truth (invalid predictions left out)."""
+        return self.matrix[:, : self.num_classes]
+
+    def scores(self) -> Scores:
+        from .metrics import scores_from_matrix
+
+        return scores_from_matrix(self._rows)
 
 
 @dataclass
 class Evaluation:
     labelset: LabelSet
-    total: ConfusionMatrix
+    total: ConfusionMatrix | ConfusionCounts
     images: list[ImageResult] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
@@ -96,8 +151,9 @@ class Evaluation:
 
     def report(self) -> dict:
         """The `segstudio eval --json` document."""
-        d = self.scores().to_dict(self.labelset.names)
-        d["confusion_matrix"] = self.total.confusion.tolist()
+        rows = self.total.rows()
+        d = figures_dict(figures_from_rows(rows), self.labelset.names)
+        d["confusion_matrix"] = [r[: self.labelset.num_classes] for r in rows]
         d["images"] = len(self.scored)
         d["missing"] = self.missing
         d["extra"] = self.extra
@@ -108,49 +164,25 @@ class Evaluation:
 
     def worst_images(self, k: int = 20) -> list[tuple[str, float]]:
         """(stem, mIoU) of the k scored images with the lowest per-image mIoU."""
-        per = [(r.stem, r.scores().mean_iou) for r in self.scored]
-        per = [(s, v) for s, v in per if not np.isnan(v)]
+        per = [(r.stem, figures_from_rows(_rows(r.matrix)).mean_iou) for r in self.scored]
+        per = [(s, v) for s, v in per if not math.isnan(v)]
         return sorted(per, key=lambda x: x[1])[:k]
 
 
-def read_prediction_png(path: Path, expected_size: tuple[int, int], gt_path: Path) -> np.ndarray:
-    """A predicted label PNG as uint8; 16-bit values beyond 255 become 255 (beyond any class: an error)."""
-    try:
-        with Image.open(path) as img:
-            wide = img.mode in ("I;16", "I;16L", "I;16B", "I")
-            if wide:
-                img.load()
-                a = np.asarray(img)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageLoadError(f"{path}: cannot read ({e})") from None
-    if not wide:
-        return read_label_png(path, expected_size=expected_size, image_path=gt_path)
-    if (a.shape[1], a.shape[0]) != tuple(expected_size):
-        raise ImageSizeMismatch(f"{path}: label map is {a.shape[1]}x{a.shape[0]} but the ground truth "
-                                f"{gt_path} is {expected_size[0]}x{expected_size[1]}")
-    return np.clip(a, 0, 255).astype(np.uint8)
-
-
-VOC_VOID = 255  # void in every VOC-style mask, whatever the label set's own ignore index
-
-
-def stray_values(gt: np.ndarray, labelset: LabelSet) -> dict[int, int]:
-    """{value: pixels} of ground-truth values that are neither a class nor the ignore index."""
-    high = gt[gt >= labelset.num_classes]  # usually only the void pixels: a small array to count
-    if not high.size:
-        return {}
-    hist = np.bincount(high.ravel(), minlength=256)
-    return {v: int(hist[v]) for v in np.flatnonzero(hist).tolist() if v not in (labelset.ignore_index, VOC_VOID)}
-
-
 def _score_pair(stem: str, pred_path: Path, gt_path: Path, labelset: LabelSet) -> ImageResult:
+    if labelset.num_classes <= FAST_MAX_CLASSES:
+        gt = open_plain_label(gt_path)
+        pred = open_plain_label(pred_path) if gt is not None else None
+        if pred is not None and gt.size == pred.size:
+            rows, stray = pair_counts(gt, pred, labelset)
+            return ImageResult(stem, matrix=rows, stray_gt=stray)
+    from .eval_arrays import score_arrays
+
     try:
-        gt = read_label_png(gt_path)
-        pred = read_prediction_png(pred_path, (gt.shape[1], gt.shape[0]), gt_path)
+        rows, stray = score_arrays(pred_path, gt_path, labelset)
     except SegstudioError as e:
         return ImageResult(stem, error=str(e))
-    return ImageResult(stem, matrix=confusion_for(gt, pred, labelset.num_classes),
-                       stray_gt=stray_values(gt, labelset))
+    return ImageResult(stem, matrix=rows, stray_gt=stray)
 
 
 def evaluate_pairs(pairs: Iterable[tuple[str, Path, Path]], labelset: LabelSet, workers: int | None = None,
@@ -158,7 +190,7 @@ def evaluate_pairs(pairs: Iterable[tuple[str, Path, Path]], labelset: LabelSet, 
                    cancelled: Callable[[], bool] | None = None) -> Evaluation:
     pairs = list(pairs)
     n = labelset.num_classes
-    total = ConfusionMatrix(n)
+    total = ConfusionCounts(n)
     results: list[ImageResult] = []
     workers = workers or min(8, 2 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:

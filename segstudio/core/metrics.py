@@ -14,7 +14,6 @@ scikit-learn.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from typing import Iterable
 
 import cv2
 import numpy as np
+
+from .score_math import Figures, figures_dict, figures_from_rows
 
 # cv2.calcHist counts in float32, exact up to 2**24: histogram at most this many
 # pixels per call so counts stay exact on very large images.
@@ -82,49 +83,19 @@ class Scores:
     invalid_predictions: int
 
     def to_dict(self, class_names) -> dict:
-        def num(v):
-            v = float(v)
-            return None if math.isnan(v) else v
-
-        return {
-            "pixel_accuracy": num(self.pixel_accuracy),
-            "mean_accuracy": num(self.mean_accuracy),
-            "mean_iou": num(self.mean_iou),
-            "fw_iou": num(self.fw_iou),
-            "per_class": [
-                {"name": name, "iou": num(self.iou[i]), "accuracy": num(self.accuracy[i]),
-                 "gt_pixels": int(self.gt_pixels[i]), "pred_pixels": int(self.pred_pixels[i])}
-                for i, name in enumerate(class_names)
-            ],
-            "invalid_predictions": int(self.invalid_predictions),
-        }
-
-
-def _nanmean(a: np.ndarray) -> float:
-    a = a[~np.isnan(a)]
-    return float(a.mean()) if a.size else float("nan")
+        return figures_dict(Figures(self.pixel_accuracy, self.mean_accuracy, self.mean_iou, self.fw_iou,
+                                    self.iou, self.accuracy, self.gt_pixels, self.pred_pixels,
+                                    self.invalid_predictions), class_names)
 
 
 def scores_from_matrix(matrix: np.ndarray) -> Scores:
-    """Figures from an n x (n+1) (or n x n) confusion matrix (docs/design.md §7)."""
-    m = np.asarray(matrix, np.int64)
-    n = m.shape[0]
-    conf = m[:, :n]
-    invalid = m[:, n:].sum(axis=1) if m.shape[1] > n else np.zeros(n, np.int64)
-    diag = np.diag(conf).astype(np.float64)
-    t = conf.sum(axis=1) + invalid  # ground-truth pixels per class
-    p = conf.sum(axis=0)  # predicted pixels per class (valid ground truth only)
-    total = t.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        acc = np.where(t > 0, diag / t, np.nan)
-        union = t + p - diag
-        iou = np.where(union > 0, diag / union, np.nan)
-        pix = diag.sum() / total if total else float("nan")
-        freq = t / total if total else np.full(n, np.nan)
-    fw = float(np.nansum(freq * iou)) if total else float("nan")
+    """Figures from an n x (n+1) (or n x n) confusion matrix (docs/design.md §7; core.score_math)."""
+    f = figures_from_rows(np.asarray(matrix, np.int64).tolist())
     return Scores(
-        pixel_accuracy=float(pix), mean_accuracy=_nanmean(acc), mean_iou=_nanmean(iou), fw_iou=fw,
-        iou=iou, accuracy=acc, gt_pixels=t, pred_pixels=p, invalid_predictions=int(invalid.sum()),
+        pixel_accuracy=f.pixel_accuracy, mean_accuracy=f.mean_accuracy, mean_iou=f.mean_iou, fw_iou=f.fw_iou,
+        iou=np.array(f.iou, np.float64), accuracy=np.array(f.accuracy, np.float64),
+        gt_pixels=np.array(f.gt_pixels, np.int64), pred_pixels=np.array(f.pred_pixels, np.int64),
+        invalid_predictions=f.invalid_predictions,
     )
 
 
@@ -158,6 +129,10 @@ class ConfusionMatrix:
 
     def add_matrix(self, m: np.ndarray) -> None:
         self.matrix += m
+
+    def rows(self) -> list[list[int]]:
+        """The n x (n+1) counts as nested lists (what `core.score_math` takes)."""
+        return self.matrix.tolist()
 
     @property
     def confusion(self) -> np.ndarray:
