@@ -30,10 +30,12 @@ from pycocotools import mask as mask_utils
 def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, ends, values) of the maximal runs of equal labels in column-major order."""
     flat = cv2.transpose(labels).ravel() if labels.dtype == np.uint8 else np.ascontiguousarray(labels.T).ravel()
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    starts = np.concatenate(([0], change))
-    ends = np.concatenate((change, [flat.size]))
-    return starts, ends, flat[starts]
+    n = flat.size
+    edge = np.empty(n + 1, bool)  # where a run starts or ends: 0, every change, n
+    edge[0] = edge[n] = True
+    np.not_equal(flat[1:], flat[:-1], out=edge[1:n])
+    bounds = np.flatnonzero(edge)
+    return bounds[:-1], bounds[1:], flat[bounds[:-1]]
 
 
 def _positions(seg_starts: np.ndarray, total: int) -> np.ndarray:
