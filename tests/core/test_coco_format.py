@@ -128,6 +128,31 @@ def test_self_check_catches_a_wrong_file(tmp_path):
         verify_coco(out, LS3, {1: b"0" * 16})
 
 
+@pytest.mark.parametrize("mode", ["rle", "polygon"])
+@pytest.mark.parametrize("damage", ["truncated", "one number", "no annotation id"])
+def test_a_damaged_written_file_fails_the_export(tmp_path, monkeypatch, mode, damage):
+    """Whatever goes wrong between the document and the bytes on disk, the export fails and leaves nothing."""
+    from segstudio.core.formats import coco as coco_module
+
+    images, masks, _ = make_dataset(tmp_path, n=2)
+    real_dumps = coco_module.dumps_with_segmentations
+
+    def damaged(doc, texts):
+        text = real_dumps(doc, texts)
+        if damage == "truncated":
+            return text[:-40]
+        if damage == "one number":  # a polygon coordinate or an RLE count character, near the end
+            i = max(text.rfind('.25,'), text.rfind('"counts":"') + 12)
+            return text[:i] + ("0" if text[i] != "0" else "1") + text[i + 1:]
+        assert '"annotations":[{"id":1,' in text
+        return text.replace('"annotations":[{"id":1,', '"annotations":[{', 1)
+
+    monkeypatch.setattr(coco_module, "dumps_with_segmentations", damaged)
+    with pytest.raises(CocoCheckError, match="c.json"):
+        export_coco(images, masks, LS3, tmp_path / "c.json", segmentation=mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "masks"]
+
+
 def _coco_doc(file_name="a.png", h=24, w=32):
     square = [4.0, 4.0, 20.0, 4.0, 20.0, 20.0, 4.0, 20.0]
     small = np.zeros((h, w), np.uint8)

@@ -3,7 +3,7 @@
 Export (`export_coco`)
     images {id, width, height, file_name}, categories {id from 1, name,
     supercategory}, annotations {id, image_id, category_id, segmentation,
-    area, bbox, iscrowd 0}; area and bbox come from pycocotools.
+    area, bbox, iscrowd 0}; area and bbox as pycocotools computes them.
 
     segmentation="rle"      one RLE annotation per class present in an image
                             (the COCO-Stuff convention); lossless.
@@ -14,7 +14,8 @@ Export (`export_coco`)
 
     Polygons and their holed-component fallbacks come from coco_polygons.py
     (pixel-outline polygons, each class traced once); RLE from coco_rle.py
-    (numpy, pycocotools' exact strings, all classes of a label map at once).
+    (counts of all classes of a label map at once in numpy, strings by
+    pycocotools' own compressor).
     Each label map is read once and split into column-major runs, which
     serve the value check, the encoders and the self-check digests.
 
@@ -23,8 +24,8 @@ Export (`export_coco`)
 
     The JSON is written to a temporary file beside the output and checked
     before it is renamed into place (coco_check.py): its bytes must parse,
-    as `pycocotools.coco.COCO` parses a file, to the document written, and every
-    16th image is decoded by pycocotools and painted back
+    as `pycocotools.coco.COCO` parses a file, to the document written, and
+    every 16th image is decoded by pycocotools and painted back
     into a label map that must equal the source (RLE) or what the polygons
     were found to rasterise to when they were made (polygon).
 
