@@ -148,14 +148,12 @@ def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[t
     np.equal(labels[by0:by1 + 1, bx0:bx1 + 1], c, out=padded[1:-1, 1:-1].view(bool))
     contours, hierarchy = _trace_padded(padded)
     outer, seeds = [], []
-    for contour, (_, _, child, parent) in zip(contours, hierarchy if hierarchy is not None else []):
-        if parent >= 0:
-            continue
-        if child < 0:
-            outer.append(contour)
-        else:
-            u, v = contour[0, 0]  # a traced pixel of the component, upsampled
-            seeds.append((u // 2, v // 2))
+    if hierarchy is not None:
+        top = np.flatnonzero(hierarchy[:, 3] < 0)  # outer contours: one per component
+        holed = hierarchy[top, 2] >= 0  # ... with a hole among its children
+        outer = [contours[i] for i in top[~holed].tolist()]
+        # a traced pixel of each holed component, upsampled
+        seeds = [(int(u) // 2, int(v) // 2) for u, v in (contours[i][0, 0] for i in top[holed].tolist())]
     polygons = _outlines(outer, bx0, by0) if outer else ([], np.zeros(0))
     return polygons, ((c, padded, box, seeds, runs, len(seeds) == 1 and not outer) if seeds else None)
 
