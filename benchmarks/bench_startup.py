@@ -18,9 +18,19 @@ its first paint, or beside it on other threads, shows there).
 
 `segstudio eval` on the CamVid val annotations scored against themselves
 (--eval-runs launches each, today and now, turns taken), wall and CPU time.
+
+Bytecode: a user's install has it (pip compiles every module when it installs
+the wheel), so the honest figures are those with cached bytecode
+(`--bytecode cached`, the default): the launches run without
+PYTHONDONTWRITEBYTECODE, and the warm-up launch writes each tree's
+__pycache__. `--bytecode none` measures what a shell exporting
+PYTHONDONTWRITEBYTECODE=1 sees on a source checkout: copies of both trees
+without __pycache__, every segstudio module compiled at every launch
+(site-packages keep their installed bytecode). `both` runs the two; the
+JSON says which mode each figure used ("bytecode").
 The last line printed is one JSON object.
 
-    .venv/bin/python benchmarks/bench_startup.py [--runs 5] [--eval-runs 5]
+    .venv/bin/python benchmarks/bench_startup.py [--runs 5] [--eval-runs 5] [--bytecode cached|none|both]
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -84,12 +95,27 @@ def _extract(commit: str) -> Path:
     return root
 
 
-def _env(home: Path) -> dict:
+def _source_copy() -> Path:
+    """This tree's segstudio package without any __pycache__ (for --bytecode none)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-startup-now-"))
+    shutil.copytree(REPO / "segstudio", root / "segstudio", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return root
+
+
+def _bytecode_env(env: dict, bytecode: str) -> dict:
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    if bytecode == "none":
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _env(home: Path, bytecode: str) -> dict:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(home), SEGSTUDIO_HOME=str(home / "segstudio"),
                XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
                XDG_CACHE_HOME=str(home / "cache"), SEGSTUDIO_BACKEND="torch")
     env.pop("SEGSTUDIO_CACHE", None)
-    return env
+    return _bytecode_env(env, bytecode)
 
 
 def _child_cpu() -> float:
@@ -97,9 +123,9 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def launch(root: str, home: Path) -> tuple[float, float]:
+def launch(root: str, home: Path, bytecode: str) -> tuple[float, float]:
     """(seconds from launch to the first paint, child CPU seconds) of one launch."""
-    env = _env(home)
+    env = _env(home, bytecode)
     cpu0 = _child_cpu()
     env["BENCH_LAUNCHED_AT"] = repr(time.time())
     proc = subprocess.run([sys.executable, "-c", WRAPPER, root], capture_output=True, text=True, env=env,
@@ -111,7 +137,7 @@ def launch(root: str, home: Path) -> tuple[float, float]:
     return float(lines[0].split()[1]), cpu
 
 
-def eval_run(root: str) -> tuple[float, float]:
+def eval_run(root: str, bytecode: str) -> tuple[float, float]:
     """(wall, child CPU) of `segstudio eval --pred VALANNOT --gt VALANNOT --labels camvid` from `root`."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from segstudio.cli import main; "
             "sys.exit(main(sys.argv[2:]))")
@@ -119,7 +145,7 @@ def eval_run(root: str) -> tuple[float, float]:
            "--labels", "camvid"]
     cpu0 = _child_cpu()
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_bytecode_env(dict(os.environ), bytecode))
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"eval from {root} failed: {proc.stderr[-1500:]}")
@@ -132,40 +158,57 @@ def _summary(samples: list[tuple[float, float]]) -> dict:
             "runs_s": [round(s[0], 3) for s in samples]}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="timed launches per variant")
-    ap.add_argument("--eval-runs", type=int, default=5, help="timed `segstudio eval` runs, today and now (0: skip)")
-    args = ap.parse_args()
+def measure(bytecode: str, runs: int, eval_runs: int) -> dict:
+    """The first-paint and eval figures of one bytecode mode."""
     old = _extract(BASELINE_COMMIT)
-    variants = {"bare_qmainwindow": "-", "today": str(old), "now": str(REPO)}
+    now = str(REPO) if bytecode == "cached" else str(_source_copy())
+    variants = {"bare_qmainwindow": "-", "today": str(old), "now": now}
     homes = {k: Path(tempfile.mkdtemp(prefix=f"bench-startup-{k}-")) for k in variants}
     samples: dict[str, list] = {k: [] for k in variants}
     for k, root in variants.items():
-        launch(root, homes[k])  # warm-up: the samples are copied on the first launch
-    for _ in range(args.runs):
+        launch(root, homes[k], bytecode)  # warm-up: samples copied, bytecode written (cached mode)
+    for _ in range(runs):
         for k, root in variants.items():
-            samples[k].append(launch(root, homes[k]))
-    out = {"benchmark": "startup", "baseline_commit": BASELINE_COMMIT, "runs": args.runs,
-           "load_average": round(os.getloadavg()[0], 2)}
+            samples[k].append(launch(root, homes[k], bytecode))
+    out: dict = {"bytecode": bytecode}
     for k in variants:
         out[k] = _summary(samples[k])
-        print(f"{k:<17} first paint {out[k]['median_s']:.3f} s after launch (median of {args.runs}; "
-              f"CPU {out[k]['cpu_median_s']:.3f} s)", flush=True)
+        print(f"[bytecode {bytecode}] {k:<17} first paint {out[k]['median_s']:.3f} s after launch (median of "
+              f"{runs}; CPU {out[k]['cpu_median_s']:.3f} s)", flush=True)
     out["now_vs_today"] = round(out["today"]["median_s"] / out["now"]["median_s"], 2)
-    print(f"window appears x{out['now_vs_today']:.2f} sooner than at {BASELINE_COMMIT}")
-    if args.eval_runs and CAMVID_VALANNOT.is_dir():
-        ev = {"today": [], "now": []}
-        for _ in range(args.eval_runs):
-            ev["today"].append(eval_run(str(old)))
-            ev["now"].append(eval_run(str(REPO)))
+    print(f"[bytecode {bytecode}] window appears x{out['now_vs_today']:.2f} sooner than at {BASELINE_COMMIT}")
+    if eval_runs and CAMVID_VALANNOT.is_dir():
+        for root in (str(old), now):
+            eval_run(root, bytecode)  # warm-up (bytecode, file cache)
+        ev: dict[str, list] = {"today": [], "now": []}
+        for _ in range(eval_runs):
+            ev["today"].append(eval_run(str(old), bytecode))
+            ev["now"].append(eval_run(now, bytecode))
         out["eval"] = {k: _summary(v) for k, v in ev.items()}
         out["eval"]["now_vs_today_wall"] = round(out["eval"]["today"]["median_s"] / out["eval"]["now"]["median_s"], 2)
         out["eval"]["now_vs_today_cpu"] = round(out["eval"]["today"]["cpu_median_s"]
                                                 / out["eval"]["now"]["cpu_median_s"], 2)
         for k in ("today", "now"):
-            print(f"segstudio eval, 101 CamVid val files ({k}): {out['eval'][k]['median_s']:.3f} s wall, "
-                  f"CPU {out['eval'][k]['cpu_median_s']:.3f} s (median of {args.eval_runs})")
+            print(f"[bytecode {bytecode}] segstudio eval, 101 CamVid val files ({k}): "
+                  f"{out['eval'][k]['median_s']:.3f} s wall, CPU {out['eval'][k]['cpu_median_s']:.3f} s "
+                  f"(median of {eval_runs})", flush=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="timed launches per variant")
+    ap.add_argument("--eval-runs", type=int, default=5, help="timed `segstudio eval` runs, today and now (0: skip)")
+    ap.add_argument("--bytecode", choices=("cached", "none", "both"), default="cached",
+                    help="cached: launches use (and the warm-up writes) __pycache__, as an installed copy does; "
+                         "none: every segstudio module compiled at every launch (PYTHONDONTWRITEBYTECODE=1)")
+    args = ap.parse_args()
+    modes = ("cached", "none") if args.bytecode == "both" else (args.bytecode,)
+    figures = [measure(m, args.runs, args.eval_runs) for m in modes]
+    out = {"benchmark": "startup", "baseline_commit": BASELINE_COMMIT, "runs": args.runs, **figures[0],
+           "load_average": round(os.getloadavg()[0], 2)}
+    if len(figures) > 1:
+        out["without_bytecode"] = figures[1]
     print(json.dumps(out))
     return 0
 

@@ -7,7 +7,6 @@ and their ground truth, and selects the default model if one is installed.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +21,8 @@ def sample_folder() -> Path | None:
     dst = paths.user_data_dir() / "samples"
     try:
         if not dst.is_dir():
+            import shutil  # after the first paint (shutil also loads bz2 and lzma)
+
             shutil.copytree(src, dst)
         return dst
     except OSError:
@@ -82,7 +83,8 @@ def _after_first_paint(win, then, fallback_ms: int = 1000) -> None:
             return
         win._started = True
         win.removeEventFilter(probe)
-        then()
+        if win.isVisible():  # closed before it was painted (or before the fallback): nothing to open
+            then()
 
     probe = FirstPaint(win)
     win.installEventFilter(probe)

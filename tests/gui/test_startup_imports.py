@@ -63,3 +63,40 @@ def test_the_state_filter_gets_every_state_once_the_window_is_painted(make_windo
     combo = make_window().assist.review.state_combo  # no folder: nothing else adds the states
     qtbot.waitUntil(lambda: combo.count() == 1 + len(ImageState), timeout=5000)
     assert [combo.itemData(i) for i in range(combo.count())] == [None] + [s.value for s in ImageState]
+
+
+def test_a_plain_launch_gets_the_parsers_defaults_without_building_it(monkeypatch):
+    from segstudio import cli
+
+    assert vars(cli._gui_parser().parse_args([])) == cli.GUI_DEFAULTS
+    seen = {}
+
+    def fake_run_app(args):
+        seen.update(vars(args))
+        return 0
+
+    monkeypatch.setattr("segstudio.gui.app.run_app", fake_run_app)
+    def no_parser():
+        raise AssertionError("a plain launch built the argument parser")
+
+    monkeypatch.setattr(cli, "_gui_parser", no_parser)
+    assert cli.main([]) == 0 and seen == cli.GUI_DEFAULTS
+
+
+def test_the_start_folder_is_not_opened_in_a_window_closed_before_its_first_paint(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from segstudio.gui.app import _after_first_paint
+
+    calls = []
+    closed, shown = QMainWindow(), QMainWindow()
+    qtbot.addWidget(closed)
+    qtbot.addWidget(shown)
+    _after_first_paint(closed, lambda: calls.append("closed"), fallback_ms=30)
+    _after_first_paint(shown, lambda: calls.append("shown"), fallback_ms=30)
+    closed.show()
+    closed.close()  # the user closed it at once: the queued start must not open a folder in it
+    shown.show()
+    qtbot.waitUntil(lambda: "shown" in calls, timeout=5000)
+    qtbot.wait(100)
+    assert calls == ["shown"]
