@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -175,3 +176,17 @@ def test_wand_on_a_large_image_works_downscaled_and_maps_back():
     expected[:, :600] = True
     # Exact away from the colour edge; the edge column band is as wide as one working pixel.
     assert np.array_equal(sel[:, :590], expected[:, :590]) and not sel[:, 610:].any()
+
+
+def test_grabcut_seeds_opencvs_rng_so_a_box_does_not_depend_on_what_ran_before():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    draws = []
+    for prior in (1, 2):
+        cv2.setRNGSeed(prior)  # whatever ran before on this thread
+        mask = grabcut_box(img, (25, 15, 95, 75))[1]
+        after = np.zeros(4, np.float32)
+        cv2.randu(after, 0, 1)  # the RNG's state after GrabCut's k-means
+        draws.append((mask, after))
+    assert np.array_equal(draws[0][0], draws[1][0])
+    assert np.array_equal(draws[0][1], draws[1][1])  # seeded inside: the same state both times

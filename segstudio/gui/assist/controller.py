@@ -146,7 +146,7 @@ class AssistController(QObject):
 
     def _data_ready(self, key) -> None:
         # Only while an assisted tool is in use: the status bar carries other news otherwise.
-        path = key[0] if isinstance(key, tuple) else key  # ModelProbs' keys are (image, model)
+        path = key[0] if isinstance(key, tuple) else key  # ModelProbs' keys are (image, model, scale)
         if self.canvas.doc is None or self.canvas.doc.path != path or self.active is None:
             return
         self.say(f"Superpixels and wand ready ({self.data.seconds:.1f} s)")
@@ -173,7 +173,7 @@ class AssistController(QObject):
         if sp is None:
             self.say("Superpixels are still being computed for this image…")
             return None
-        key = (self.current_key(), model)
+        key = (self.current_key(), model, self.win.prediction.cache.scale)  # Model > Prediction Scale
         probs = self.probs.get(key)
         if probs is None:
             self.say(self.probs.request(key, self.rgb(), self.win.prediction), 0)
