@@ -86,6 +86,19 @@ def portable_card(card: dict) -> dict:
     return card
 
 
+def _recorded_args(argv: list[str]) -> list[str]:
+    """The command line as the card records it: without --out (where this machine wrote the release)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--out":
+            skip = True
+        elif not a.startswith("--out="):
+            out.append(a)
+    return out
+
+
 def holdout_block(args) -> dict | None:
     """Figures of the hold-out run's checkpoint on the sequence it never saw, at native resolution."""
     if not args.holdout:
@@ -137,7 +150,7 @@ def main() -> None:
         "resolution": "native (the predictor resizes by input.resize and upsamples back)",
         "fp32": s32, "fp16": s16, "fp16_minus_fp32_points": delta, "fp16_label_agreement": agree,
         "shipped_weights": "float16" if half else "float32",
-        "command": "models/make_release.py " + " ".join(sys.argv[1:]),
+        "command": "models/make_release.py " + " ".join(_recorded_args(sys.argv[1:])),
     }
     out = save_checkpoint(args.out / name, model, portable_card(card), half=half)
     for k in HEADLINE:
