@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
 from .errors import ImageLoadError, ImageSizeMismatch
+from .label_decode import label_pngs  # noqa: F401  (defined there so that eval lists files without NumPy)
 from .labels import LabelSet
 
 IMAGE_EXTENSIONS = frozenset(
@@ -42,12 +43,6 @@ def list_images(folder: str | Path) -> list[Path]:
     """Image files directly inside `folder`, sorted by name."""
     folder = Path(folder)
     return sorted((p for p in folder.iterdir() if p.is_file() and is_image_file(p)), key=lambda p: p.name)
-
-
-def label_pngs(folder: str | Path) -> dict[str, Path]:
-    """`<stem>.png` files directly inside `folder` by stem, in name order (hidden files skipped)."""
-    return {p.stem: p for p in sorted(Path(folder).iterdir())
-            if p.suffix.lower() == ".png" and p.is_file() and not p.name.startswith(".")}
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:

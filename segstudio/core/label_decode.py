@@ -41,7 +41,7 @@ _MAX_PIXELS = min(int(os.environ.get("SEGSTUDIO_MAX_PIXELS", Image.MAX_IMAGE_PIX
 def label_pngs(folder: str | Path) -> dict[str, Path]:
     """`<stem>.png` files directly inside `folder` by stem, in name order (hidden files skipped).
 
-    The same listing as `core.imageio.label_pngs`, without importing NumPy.
+    `core.imageio` re-exports it; it lives here so that eval can list files without importing NumPy.
     """
     return {p.stem: p for p in sorted(Path(folder).iterdir())
             if p.suffix.lower() == ".png" and p.is_file() and not p.name.startswith(".")}
