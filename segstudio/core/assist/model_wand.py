@@ -7,7 +7,10 @@ wrong pixels). The model wand turns that into one click: with class c chosen,
 a click selects the clicked superpixel and every superpixel connected to it
 whose mean probability of c is at least the tolerance (a probability, 0..1),
 so the region follows colour edges (the superpixels) and stops where the model
-rules c out. Measured with benchmarks/bench_effort.py (see its docstring).
+rules c out. benchmarks/bench_effort.py --limit 8 on CamVid val: the
+toolset's mean cost from the prediction 26.0 -> 24.4 (the model wand chosen on
+3 of 8 images, 5400 px for a click); tolerance sets from 0.03 to 0.5 chose the
+same actions.
 
 `ModelWand(probs, superpixels)` takes the model's K x h x w softmax
 probabilities at any resolution (the studio keeps them at the model's working
