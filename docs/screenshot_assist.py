@@ -1,8 +1,9 @@
-"""Make docs/screenshot-{grabcut,confidence,review}.png: the assisted tools in use on CamVid val frames.
+"""Make docs/screenshot-{grabcut,modelwand,confidence,review}.png: the assisted tools in use on CamVid val frames.
 
 Opens 6 CamVid val frames in the studio, predicts them with the default model,
 then drives the window with real mouse events and the tools' actions: a GrabCut box around a
-car (preview before Enter), the confidence heat map (U), and the review queue
+car (preview before Enter), the model wand (M) held down on a pavement the model is unsure
+of (preview before release), the confidence heat map (U), and the review queue
 (two images marked reviewed with V, the list in least-confident-first order).
 Each shot is the X screen as a user sees it (`import`). Run under a display:
 
@@ -49,6 +50,18 @@ def largest_object_box(gt_path: Path, cls: int, margin: int = 6):
     x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, 4]))]
     return (max(0, x - margin), max(0, y - margin), min(gt.shape[1] - 1, x + w + margin),
             min(gt.shape[0] - 1, y + h + margin))
+
+
+def innermost_point(gt_path: Path, cls: int) -> tuple[float, float]:
+    """The pixel of class `cls` farthest from any other class (where a person would click)."""
+    import cv2
+    import numpy as np
+
+    from segstudio.core.imageio import read_label_png
+
+    dist = cv2.distanceTransform((read_label_png(gt_path) == cls).astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return float(x), float(y)
 
 
 def wait(app, cond, seconds: float = 600) -> None:
@@ -107,6 +120,17 @@ def main() -> int:
     wait(app, lambda: ctl.tools["grabcut"].result is not None)
     shoot(app, win, args.out / "screenshot-grabcut.png")
     QTest.keyClick(c, Qt.Key.Key_Escape)
+
+    # Model wand: pressed in the largest pavement region, the preview of the superpixels the model
+    # gives "Pavement" at least the tolerance, before the release commits it.
+    cx, cy = innermost_point(args.camvid / "valannot" / "0016E5_08109.png", 4)
+    win.set_current_class(4)
+    ctl.actions["modelwand"].trigger()
+    wait(app, lambda: ctl.model_wand() is not None)
+    QTest.mousePress(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c.to_widget(cx, cy).toPoint())
+    shoot(app, win, args.out / "screenshot-modelwand.png")
+    QTest.keyClick(c, Qt.Key.Key_Escape)  # drops the preview: the release commits nothing
+    QTest.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c.to_widget(cx, cy).toPoint())
 
     # Confidence heat map (U) on the same frame.
     win.tools.set_tool(Tool.BRUSH)
