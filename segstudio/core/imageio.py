@@ -163,18 +163,23 @@ def _png_has_exif(path: Path) -> bool | None:
         with open(path, "rb") as f:
             if f.read(8) != b"\x89PNG\r\n\x1a\n":
                 return None
-            while True:
-                head = f.read(8)
-                if len(head) < 8:
-                    return None
-                kind = head[4:8]
-                if kind == b"eXIf":
-                    return True
-                if kind == b"IEND":
-                    return False
-                f.seek(int.from_bytes(head[:4], "big") + 4, 1)
+            return png_chunks_have_exif(f)
     except OSError:
         return None
+
+
+def png_chunks_have_exif(f) -> bool | None:
+    """Whether the PNG chunks from `f`'s position (a chunk start) to IEND include eXIf; None if they end early."""
+    while True:
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        kind = head[4:8]
+        if kind == b"eXIf":
+            return True
+        if kind == b"IEND":
+            return False
+        f.seek(int.from_bytes(head[:4], "big") + 4, 1)
 
 
 def image_size(path: str | Path, max_pixels: int | None = None) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..imageio import DEFAULT_MAX_PIXELS, image_size, read_label_png
+from ..imageio import DEFAULT_MAX_PIXELS, image_size, png_chunks_have_exif, read_label_png
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -41,26 +41,12 @@ def _ihdr(head: bytes) -> tuple[int, int, int, int] | None:
     return (w, h, depth, colour) if w and h else None
 
 
-def _has_exif(f) -> bool | None:
-    """Whether the PNG open in `f` (positioned after IHDR) has an eXIf chunk; None if malformed."""
-    while True:
-        head = f.read(8)
-        if len(head) < 8:
-            return None
-        kind = head[4:8]
-        if kind == b"eXIf":
-            return True
-        if kind == b"IEND":
-            return False
-        f.seek(int.from_bytes(head[:4], "big") + 4, 1)
-
-
 def image_size_fast(path: Path) -> tuple[int, int]:
     """imageio.image_size(path): (width, height), from the header of a PNG without EXIF."""
     try:
         with open(path, "rb") as f:
             ihdr = _ihdr(f.read(33))
-            if ihdr is not None and ihdr[0] * ihdr[1] <= DEFAULT_MAX_PIXELS and _has_exif(f) is False:
+            if ihdr is not None and ihdr[0] * ihdr[1] <= DEFAULT_MAX_PIXELS and png_chunks_have_exif(f) is False:
                 return ihdr[0], ihdr[1]
     except OSError:
         pass

@@ -12,25 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
-from ..jobs import JobRunner
+from .latest_job import LatestJob
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-class ModelProbs(QObject):
-    ready = Signal(object)  # the key whose probabilities are ready
-    failed = Signal(str)
-
+class ModelProbs(LatestJob):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.runner = JobRunner(self)
-        self.key = None
         self.probs: np.ndarray | None = None
-        self._running_key = None
-        self._pending: tuple | None = None
 
     def get(self, key):
         return self.probs if key is not None and key == self.key else None
@@ -41,36 +34,13 @@ class ModelProbs(QObject):
             self.key, self.probs = key, None
         if self.probs is not None:
             return "ready"
-        if self._running_key != key:
-            if self.runner.running():
-                self.runner.cancel()
-                self._pending = (key, rgb, prediction)
-            else:
-                self._start(key, rgb, prediction)
+        self.submit(key, key[1], rgb, prediction)
         return f"The model wand is predicting this image with {key[1].stem}…"
 
-    def _start(self, key, rgb, prediction) -> None:
+    def job(self, model_path, rgb, prediction):
         from segstudio.nets.uncertainty import working_probabilities
 
-        self._running_key = key
-        path = key[1]
-        self.runner.start(lambda progress, cancelled: working_probabilities(prediction.cache.get(path), rgb,
-                                                                            cancelled),
-                          on_succeeded=lambda probs, k=key: self._done(k, probs),
-                          on_failed=lambda message, _e: self.failed.emit(message),
-                          on_finished=self._next)
+        return lambda progress, cancelled: working_probabilities(prediction.cache.get(model_path), rgb, cancelled)
 
-    def _done(self, key, probs) -> None:
-        if key == self.key:
-            self.probs = probs
-            self.ready.emit(key)
-
-    def _next(self) -> None:
-        self._running_key = None
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == self.key:
-            self._start(*pending)
-
-    def stop(self) -> None:
-        self._pending = None
-        self.runner.stop()
+    def store(self, result) -> None:
+        self.probs = result

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
-from ..jobs import JobRunner
+from .latest_job import LatestJob
 
 if TYPE_CHECKING:  # numpy and OpenCV load with the first superpixels, not at startup
     import numpy as np
@@ -39,20 +39,13 @@ def precompute(pixels: np.ndarray):
     return job
 
 
-class AssistData(QObject):
-    ready = Signal(object)  # the key of the image whose data is ready
-    failed = Signal(str)
-
+class AssistData(LatestJob):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.runner = JobRunner(self)
-        self.key = None
         self.rgb: np.ndarray | None = None
         self.superpixels: Superpixels | None = None
         self.wand: Wand | None = None
         self.seconds = 0.0
-        self._running_key = None
-        self._pending: tuple | None = None
 
     def is_ready(self, key) -> bool:
         return key is not None and self.key == key and self.superpixels is not None
@@ -61,32 +54,11 @@ class AssistData(QObject):
         """Compute for image `key` (dropping what was computed for another image)."""
         if self.key != key:
             self.key, self.rgb, self.superpixels, self.wand = key, None, None, None
-        if self.is_ready(key) or self._running_key == key:
-            return
-        if self.runner.running():
-            self.runner.cancel()
-            self._pending = (key, pixels)
-            return
-        self._start(key, pixels)
+        if not self.is_ready(key):
+            self.submit(key, pixels)
 
-    def _start(self, key, pixels) -> None:
-        self._running_key = key
-        self.runner.start(precompute(pixels), on_succeeded=lambda r, k=key: self._done(k, r),
-                          on_failed=lambda message, _e: self.failed.emit(message),
-                          on_finished=self._next)
+    def job(self, pixels):
+        return precompute(pixels)
 
-    def _done(self, key, result) -> None:
-        if key != self.key:
-            return
+    def store(self, result) -> None:
         self.rgb, self.superpixels, self.wand, self.seconds = result
-        self.ready.emit(key)
-
-    def _next(self) -> None:
-        self._running_key = None
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == self.key:
-            self._start(*pending)
-
-    def stop(self) -> None:
-        self._pending = None
-        self.runner.stop()

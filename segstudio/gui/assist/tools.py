@@ -58,6 +58,13 @@ class AssistTool:
         return False
 
 
+def step_level(level: str, key) -> str:
+    """The superpixel level one coarser ([) or finer (]) than `level`."""
+    names = list(LEVELS)
+    i = names.index(level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
+    return names[min(max(i, 0), len(names) - 1)]
+
+
 class SuperpixelTool(AssistTool):
     name, text = "superpixel", "Superpixel brush"
 
@@ -123,16 +130,14 @@ class SuperpixelTool(AssistTool):
 
     def key(self, key) -> bool:
         if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            names = list(LEVELS)
-            i = names.index(self.level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
-            self.level = names[min(max(i, 0), len(names) - 1)]
+            self.level = step_level(self.level, key)
             self.data_ready()
             return True
         return super().key(key)
 
 
-class WandTool(AssistTool):
-    name, text = "wand", "Magic wand"
+class RegionTool(AssistTool):
+    """A click previews a region grown from it (the wands); release or Enter commits it, Esc drops it."""
 
     def __init__(self, ctl):
         super().__init__(ctl)
@@ -140,6 +145,38 @@ class WandTool(AssistTool):
         self.press_x = 0.0
         self.base = 0.0
         self.region = None
+
+    def commit_text(self) -> str:
+        raise NotImplementedError
+
+    def show_region(self) -> None:
+        if self.region is None:
+            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
+        else:
+            (x0, y0, _, _), m = self.region
+            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+
+    def release(self, x, y) -> None:
+        self._commit()
+
+    def _commit(self) -> None:
+        if self.region is not None:
+            bbox, m = self.region
+            self.ctl.commit_mask(bbox, m, self.commit_text())
+        self.seed, self.region = None, None
+        self.ctl.overlay.clear_tool()
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._commit()
+            return True
+        if key == Qt.Key.Key_Escape:
+            self.seed, self.region = None, None
+        return super().key(key)
+
+
+class WandTool(RegionTool):
+    name, text = "wand", "Magic wand"
 
     def press(self, x, y, modifiers) -> None:
         wand = self.ctl.wand()
@@ -164,46 +201,24 @@ class WandTool(AssistTool):
 
     def _preview(self) -> None:
         self.region = self.ctl.wand().select(self.seed[0], self.seed[1], self.ctl.tolerance())
-        if self.region is None:
-            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
-        else:
-            (x0, y0, _, _), m = self.region
-            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
+        self.show_region()
 
-    def release(self, x, y) -> None:
-        self._commit()
-
-    def _commit(self) -> None:
-        if self.region is not None:
-            bbox, m = self.region
-            self.ctl.commit_mask(bbox, m, f"Magic wand (tolerance {self.ctl.tolerance():g})")
-        self.seed, self.region = None, None
-        self.ctl.overlay.clear_tool()
-
-    def key(self, key) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._commit()
-            return True
-        if key == Qt.Key.Key_Escape:
-            self.seed, self.region = None, None
-        return super().key(key)
+    def commit_text(self) -> str:
+        return f"Magic wand (tolerance {self.ctl.tolerance():g})"
 
 
 #: The model wand's tolerance: the least mean probability of the class a superpixel needs.
 MODEL_WAND_TOLERANCE = 0.25
 
 
-class ModelWandTool(AssistTool):
+class ModelWandTool(RegionTool):
     name, text = "modelwand", "Model wand"
 
     def __init__(self, ctl):
         super().__init__(ctl)
         self.level = list(LEVELS)[1]
         self.tolerance = MODEL_WAND_TOLERANCE
-        self.seed: tuple[float, float] | None = None
-        self.press_x = 0.0
         self.base = self.tolerance
-        self.region = None
 
     def activate(self) -> None:
         self.data_ready()
@@ -233,38 +248,22 @@ class ModelWandTool(AssistTool):
         mw = self.ctl.model_wand()
         c = self.ctl.canvas.current_class
         self.region = None if mw is None else mw.select(self.level, c, self.seed[0], self.seed[1], self.tolerance)
+        self.show_region()
         if self.region is None:
-            self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
             p = None if mw is None else mw.probability_at(self.level, c, *self.seed)
             if p is not None:
                 self.ctl.say(f"The model gives this class {p:.2f} here, below the tolerance {self.tolerance:.2f}")
         else:
-            (x0, y0, _, _), m = self.region
-            self.ctl.overlay.set_mask_preview(x0, y0, m, self.ctl.class_color())
             self.ctl.say(f"Model wand: tolerance {self.tolerance:.2f}")
 
-    def release(self, x, y) -> None:
-        self._commit()
-
-    def _commit(self) -> None:
-        if self.region is not None:
-            bbox, m = self.region
-            self.ctl.commit_mask(bbox, m, f"Model wand (tolerance {self.tolerance:g})")
-        self.seed, self.region = None, None
-        self.ctl.overlay.clear_tool()
+    def commit_text(self) -> str:
+        return f"Model wand (tolerance {self.tolerance:g})"
 
     def key(self, key) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._commit()
-            return True
         if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            names = list(LEVELS)
-            i = names.index(self.level) + (-1 if key == Qt.Key.Key_BracketLeft else 1)
-            self.level = names[min(max(i, 0), len(names) - 1)]
+            self.level = step_level(self.level, key)
             self.data_ready()
             return True
-        if key == Qt.Key.Key_Escape:
-            self.seed, self.region = None, None
         return super().key(key)
 
 
