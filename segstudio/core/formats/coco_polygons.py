@@ -43,6 +43,13 @@ def _trace_padded(padded: np.ndarray) -> tuple[tuple, np.ndarray | None]:
     return contours, (hierarchy[0] if hierarchy is not None else None)
 
 
+def _upsampled(labels: np.ndarray) -> np.ndarray:
+    """`labels` with every pixel repeated 2 x 2."""
+    if labels.dtype in (np.uint8, np.uint16):
+        return cv2.resize(labels, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    return np.repeat(np.repeat(labels, 2, axis=0), 2, axis=1)
+
+
 def _trace(mask: np.ndarray) -> tuple[tuple, np.ndarray | None]:
     """cv2 contours and hierarchy of a 0/1 uint8 mask, padded by 1 and upsampled 2x."""
     return _trace_padded(cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0))
@@ -139,14 +146,19 @@ def _outlines(contours: list[np.ndarray], x0: int, y0: int) -> tuple[list[list[f
     return [flat[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])], flat
 
 
-def _trace_class(labels: np.ndarray, c: int, runs: tuple, box: tuple) -> tuple[tuple[list, np.ndarray], tuple | None]:
+def _trace_class(labels: np.ndarray, big: np.ndarray, c: int, runs: tuple,
+                 box: tuple) -> tuple[tuple[list, np.ndarray], tuple | None]:
     """((outline polygons, all their coordinates) of the components of class c without holes, what
-    _holed_bodies needs for those with holes (None if none)); the class's column-major runs (sorted
-    by start) are `runs` and its bounds `box`."""
+    _holed_bodies needs for those with holes (None if none)); `big` is `labels` upsampled 2x, the
+    class's column-major runs (sorted by start) are `runs` and its bounds `box`."""
     bx0, by0, bx1, by1 = box
     padded = np.zeros((by1 - by0 + 3, bx1 - bx0 + 3), np.uint8)
     np.equal(labels[by0:by1 + 1, bx0:bx1 + 1], c, out=padded[1:-1, 1:-1].view(bool))
-    contours, hierarchy = _trace_padded(padded)
+    # `padded` upsampled 2x, cut from the image upsampled once (one resize per image, not per class)
+    big_padded = np.zeros((2 * padded.shape[0], 2 * padded.shape[1]), np.uint8)
+    np.equal(big[2 * by0:2 * by1 + 2, 2 * bx0:2 * bx1 + 2], c, out=big_padded[2:-2, 2:-2].view(bool))
+    contours, hierarchy = cv2.findContours(big_padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    hierarchy = hierarchy[0] if hierarchy is not None else None
     outer, seeds = [], []
     if hierarchy is not None:
         top = np.flatnonzero(hierarchy[:, 3] < 0)  # outer contours: one per component
@@ -169,10 +181,11 @@ def polygon_annotations(labels: np.ndarray, runs: tuple, num_classes: int, fill:
     lo = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1]))) if len(v) else np.zeros(0, np.int64)
     bounds = np.append(lo, len(v)).tolist()
     polys, poly_coords, poly_cls, holed_parts = [], [], [], []
+    big = _upsampled(labels) if len(v) else labels
     for i, box in enumerate(zip(*class_boxes(s, e, lo, h)) if len(v) else []):
         a, b = bounds[i], bounds[i + 1]
         c = int(v[a])
-        (class_polys, coords), class_holed = _trace_class(labels, c, (s[a:b], e[a:b]), box)
+        (class_polys, coords), class_holed = _trace_class(labels, big, c, (s[a:b], e[a:b]), box)
         polys += class_polys
         poly_coords.append(coords)
         poly_cls += [c] * len(class_polys)
