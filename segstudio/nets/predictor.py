@@ -210,14 +210,29 @@ class Predictor:
         it tile by tile)."""
         return self._predict(image, cancel, progress, scale, "margin")
 
-    def _predict(self, image, cancel, progress, scale, extra: str | None):
-        image = self._check_image(image)
+    @torch.inference_mode()
+    def predict_working_probs(self, image: np.ndarray, cancel: threading.Event | None = None,
+                              scale: float | None = None) -> np.ndarray:
+        """C x h x w float32 probabilities of an RGB image at the working scale, not brought back to
+        the image's size (C planes of a 6000x4000 image would not fit)."""
+        small = self._to_working(self._check_image(image), scale)
+        return self._predict_native(small, cancel, None, "probs")[1]
+
+    def _to_working(self, image: np.ndarray, scale: float | None) -> np.ndarray:
+        """The image resized to the working scale (`working_factor`, or `scale`); itself if that is 1."""
         h, w = image.shape[:2]
         factor = self.working_factor(w, h) if scale is None else float(scale)
         size = max(1, round(w * factor)), max(1, round(h * factor))
         if size == (w, h):
+            return image
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+
+    def _predict(self, image, cancel, progress, scale, extra: str | None):
+        image = self._check_image(image)
+        h, w = image.shape[:2]
+        small = self._to_working(image, scale)
+        if small is image:
             return self._predict_native(image, cancel, progress, extra)
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
         _, probs = self._predict_native(small, cancel, progress, "probs")
         _check(cancel)
         return upsample(probs, h, w, with_probs=extra == "probs", with_margin=extra == "margin")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -49,13 +48,8 @@ def confidence_from_probs(probs: np.ndarray, method: str = "margin") -> np.ndarr
 
 def working_probabilities(predictor, image: np.ndarray, cancelled: CancelFn | None = None) -> np.ndarray:
     """K x h x w float32 softmax probabilities of an RGB image at the predictor's working scale."""
-    h, w = image.shape[:2]
-    factor = predictor.working_factor(w, h)
-    size = max(1, round(w * factor)), max(1, round(h * factor))
-    small = image if size == (w, h) else cv2.resize(
-        image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
     check_cancel(cancelled)
-    return predictor.predict(small, return_probs=True, scale=1.0)[1].astype(np.float32, copy=False)
+    return predictor.predict_working_probs(image).astype(np.float32, copy=False)
 
 
 def has_dropout(model: nn.Module) -> bool:
