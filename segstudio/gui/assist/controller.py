@@ -61,7 +61,7 @@ class AssistController(QObject):
         self.data.ready.connect(self._data_ready)
         self.data.failed.connect(lambda m: self.say(f"Superpixels failed: {m}"))
         self.probs = ModelProbs(self)
-        self.probs.ready.connect(self._data_ready)
+        self.probs.ready.connect(self._probs_ready)
         self.probs.failed.connect(lambda m: self.say(f"The model wand's prediction failed: {m}"))
         self._model_wand = None
         win.imageOpened.connect(self.image_opened)
@@ -146,11 +146,15 @@ class AssistController(QObject):
 
     def _data_ready(self, key) -> None:
         # Only while an assisted tool is in use: the status bar carries other news otherwise.
-        path = key[0] if isinstance(key, tuple) else key  # ModelProbs' keys are (image, model, scale)
-        if self.canvas.doc is None or self.canvas.doc.path != path or self.active is None:
+        if self.canvas.doc is None or self.canvas.doc.path != key or self.active is None:
             return
         self.say(f"Superpixels and wand ready ({self.data.seconds:.1f} s)")
         self.active.data_ready()
+
+    def _probs_ready(self, key) -> None:
+        # key = (image, model, prediction scale): the model wand is told if it is still in use on that image
+        if self.canvas.doc is not None and self.canvas.doc.path == key[0] and self.active is not None:
+            self.active.data_ready()
 
     def current_key(self):
         return self.canvas.doc.path if self.canvas.doc is not None else None
