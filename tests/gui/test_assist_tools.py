@@ -192,16 +192,38 @@ def test_prediction_saves_confidence_and_queue_fills_missing_ones(studio, qtbot,
     win, _ = studio
     fake_model(win, tmp_path)
     saved = confidence_path(win.project.masks_dir, "im0")
-    win.prediction.predict([win.current.path], single=True)  # what Ctrl+R does once the model fits
-    qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
-    qtbot.waitUntil(lambda: not win.prediction.busy, timeout=20000)
+    # `finished` comes after the queued per-image results (`busy` may clear before the GUI has the labels).
+    with qtbot.waitSignal(win.prediction.finished, timeout=20000):
+        win.prediction.predict([win.current.path], single=True)  # what Ctrl+R does once the model fits
+    assert saved.is_file()
     first = np.array(Image.open(saved))
     assert first.shape == (H, W) and first[:, :10].mean() > first[:, W // 2 - 2:W // 2 + 2].mean()
     saved.unlink()  # as after a batch prediction: a mask without confidence
-    win.save_current()
+    assert win.save_current() and win.project.has_mask(win.current.path)
     win.assist.review.order_combo.setCurrentIndex(1)
     qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
     assert np.array_equal(np.array(Image.open(saved)), first)
+
+
+def test_confidence_for_the_queue_waits_for_a_running_confidence_job(studio, qtbot, tmp_path):
+    """Sorting by confidence while the confidence view is busy fills the missing maps once it is free."""
+    import threading
+
+    win, _ = studio
+    fake_model(win, tmp_path)
+    with qtbot.waitSignal(win.prediction.finished, timeout=20000):
+        win.prediction.predict([win.current.path], single=True)
+    saved = confidence_path(win.project.masks_dir, "im0")
+    saved.unlink()
+    assert win.save_current() and win.project.has_mask(win.current.path)
+    view, release = win.assist.confidence, threading.Event()
+    view.runner.start(lambda progress, cancelled: release.wait(20), on_finished=view._after_job)
+    win.assist.review.order_combo.setCurrentIndex(1)
+    qtbot.wait(300)
+    assert not saved.is_file()  # nothing computed while the other job runs
+    release.set()
+    qtbot.waitUntil(lambda: saved.is_file(), timeout=20000)
+    qtbot.waitUntil(lambda: not view.runner.running(), timeout=20000)
 
 
 class HalvesWithDropout(Halves):

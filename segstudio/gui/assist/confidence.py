@@ -74,6 +74,7 @@ class ConfidenceView(QObject):
         self.conf: np.ndarray | None = None
         self.regions = None
         self.next_index = 0
+        self._pending_fill: tuple[list[Path], object] | None = None  # a fill_missing asked for while busy
         win = ctl.win
         self.act_heat = QAction("Confidence &Heat Map", win, checkable=True)
         self.act_heat.setShortcut(QKeySequence("U"))
@@ -142,7 +143,8 @@ class ConfidenceView(QObject):
         mc = MC_SAMPLES if self.act_mc.isChecked() else 0
         self.runner.start(confidence_job(pred.cache, model, rgb, mc),
                           on_succeeded=lambda conf: self._computed(path, conf, then),
-                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
+                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"),
+                          on_finished=self._after_job)
 
     def _computed(self, path: Path, conf: np.ndarray, then) -> None:
         from segstudio.core.assist.confidence_store import save_confidence
@@ -209,12 +211,16 @@ class ConfidenceView(QObject):
 
     def fill_missing(self, images: list[Path], then) -> bool:
         """Compute, on a worker thread, the confidence of masked images that have none; then `then()`.
-        False if there is nothing to do or no model to do it with."""
+        While another confidence job runs, the request waits for it to end. False if there is nothing to
+        do or no model to do it with."""
         from segstudio.core.assist.confidence_store import confidence_path
 
         project, pred = self.ctl.win.project, self.ctl.win.prediction
-        if project is None or pred.model_path is None or self.runner.running():
+        if project is None or pred.model_path is None:
             return False
+        if self.runner.running():  # done when the running job ends (the latest request wins)
+            self._pending_fill = (images, then)
+            return True
         todo = [p for p in images if project.has_mask(p) and not confidence_path(project.masks_dir, p.stem).is_file()]
         if not todo:
             return False
@@ -222,8 +228,14 @@ class ConfidenceView(QObject):
         self.runner.start(fill_missing_job(pred.cache, model, project.masks_dir, todo),
                           on_progress=lambda i, n, name: self.ctl.say(f"Confidence {i + 1}/{n}: {name}", 0),
                           on_succeeded=lambda n: (self.ctl.say(f"Confidence computed for {n} images"), then()),
-                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"))
+                          on_failed=lambda m, _e: self.ctl.say(f"Confidence failed: {m}"),
+                          on_finished=self._after_job)
         return True
+
+    def _after_job(self) -> None:
+        pending, self._pending_fill = self._pending_fill, None
+        if pending is not None:
+            self.fill_missing(*pending)
 
     def stop(self) -> None:
         self.runner.stop()
