@@ -125,6 +125,7 @@ class PredictionController(QObject):
         self.model_path: Path | None = None
         self.requested: str | None = None  # --model: selected once the scan has ended
         self.single = False
+        self._running = False  # from predict() until `finished`, after the queued per-image results
         self.scan_done = False
         self.masks_dir: Path | None = None  # where a prediction's confidence maps are saved (on the worker)
         self.shown: Path | None = None  # the image on screen: the only one whose confidence map is handed back
@@ -211,7 +212,9 @@ class PredictionController(QObject):
     # --- prediction ------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self.runner.running()
+        """True from the start of a prediction until its results have all reached the GUI thread
+        (the runner itself stops running before its queued results are delivered)."""
+        return self._running
 
     def start(self, images: list[Path], labelset: LabelSet, single: bool) -> None:
         """Predict `images` for a folder of `labelset`, if the selected model fits it (else say why)."""
@@ -232,6 +235,7 @@ class PredictionController(QObject):
         if self.busy or self.model_path is None or not images:
             return
         self.single = single
+        self._running = True
         self.runner.start(predict_job(self.cache, self.model_path, list(images), single,
                                       self.masks_dir, lambda: self.shown),
                           on_progress=self._on_progress, on_succeeded=lambda _r: self._done(False),
@@ -258,6 +262,7 @@ class PredictionController(QObject):
         self._done(False)
 
     def _done(self, cancelled: bool) -> None:
+        self._running = False
         self.busyChanged.emit(False)
         self.finished.emit(cancelled)
 

@@ -102,6 +102,26 @@ def test_predict_this_image_runs_on_worker_gui_stays_responsive(make_window, ima
     timer.stop()
 
 
+def test_busy_until_the_results_have_reached_the_gui(make_window, image_folder, tiny_model, gate, qtbot):
+    """The worker ends before its queued results are delivered: `busy` stays until they have been."""
+    import time
+
+    win = make_window(image_folder)
+    win.prediction.select(tiny_model)
+    seen = []
+    win.prediction.imagePredicted.connect(lambda *_: seen.append(win.prediction.busy))
+    win.act_predict.trigger()
+    gate["open"].set()
+    deadline = time.monotonic() + 30
+    while win.prediction.runner.running() and time.monotonic() < deadline:
+        time.sleep(0.01)  # no event processing: the result is still queued for the GUI thread
+    assert not win.prediction.runner.running() and not seen
+    assert win.prediction.busy and not win.act_predict.isEnabled()
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000):
+        pass
+    assert seen == [True] and not win.prediction.busy and win.act_predict.isEnabled()
+
+
 def test_fill_only_unlabelled_and_result_for_image_left_meanwhile(make_window, image_folder, tiny_model, gate,
                                                                   qtbot):
     win = make_window(image_folder)
