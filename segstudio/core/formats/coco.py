@@ -192,7 +192,7 @@ def export_coco(images_dir: str | Path, masks_dir: str | Path, labelset: LabelSe
         # json.dumps runs the C encoder (json.dump would iterate in Python); polygons come pre-formatted
         tmp.write_text(dumps_with_segmentations(doc, seg_texts), encoding="utf-8")
         check_cancel(cancelled)
-        verify_coco(tmp, labelset, digests, doc, cancelled=cancelled)
+        verify_coco(tmp, labelset, digests, doc, cancelled=cancelled, name=f"{out_file} (not written)")
     summary.checked = True
     return summary
 

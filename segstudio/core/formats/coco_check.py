@@ -105,10 +105,20 @@ def painted_digest(info: dict, anns: list[dict], num_classes: int, fill: int) ->
 
 
 def verify_coco(path: str | Path, labelset, digests: dict[int, bytes], written: dict | None = None,
-                cancelled: CancelFn | None = None) -> None:
+                cancelled: CancelFn | None = None, name: str | None = None) -> None:
     """Parse the file; it must equal `written` (the document as written, if given), and each image in
-    `digests` must decode (pycocotools) back to the label map of that digest."""
+    `digests` must decode (pycocotools) back to the label map of that digest. Errors name the file
+    as `name` (e.g. the destination of a staged temporary file), else by its path."""
     path = Path(path)
+    try:
+        _verify(path, labelset, digests, written, cancelled)
+    except CocoCheckError as e:
+        if name is None:
+            raise
+        raise CocoCheckError(f"{name}{str(e)[len(str(path)):]}") from None
+
+
+def _verify(path: Path, labelset, digests: dict[int, bytes], written: dict | None, cancelled) -> None:
     doc, images, by_image = _load(path)
     if written is not None and doc != written:
         raise CocoCheckError(f"{path}: what pycocotools loads differs from what was written")
