@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
                                    "on the images of --images")
     p.add_argument("--images", type=Path, help="with --model: folder of the images to predict")
     p.add_argument("--device", default="auto", help="with --model: auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--tta", choices=["flip", "flip+scales"], default=None,
+                   help="with --model: test-time augmentation (averages mirrored / rescaled views; 2x / 6x time)")
     p.add_argument("--gt", required=True, type=Path, help="folder of ground-truth label PNGs")
     p.add_argument("--labels", required=True, help="label set: voc, camvid or a label-set file")
     p.add_argument("--json", type=Path, help="write the figures to this JSON file")
@@ -62,7 +64,7 @@ def _evaluate(args, labelset):
         raise SegstudioError("--model needs --images FOLDER (the images to predict)")
     from segstudio.nets.evaluation import evaluate_model
 
-    return evaluate_model(args.model, args.images, args.gt, labelset, device=args.device), args.images
+    return evaluate_model(args.model, args.images, args.gt, labelset, device=args.device, tta=args.tta), args.images
 
 
 def run(args) -> int:

@@ -49,6 +49,9 @@ def add_arguments(p) -> None:
     p.add_argument("--scale", type=float, default=None,
                    help="resize images by this factor before the network (1.0 = native size); default: the "
                         "scale the model was trained at (the card's input.train_short_side)")
+    p.add_argument("--tta", choices=["flip", "flip+scales"], default=None,
+                   help="test-time augmentation: average the prediction of the image and its mirror image "
+                        "(flip, 2x the time) and of 0.75x / 1.25x rescaled views (flip+scales, 6x)")
     p.add_argument("--confidence", action="store_true",
                    help="also save each prediction's per-pixel confidence (softmax margin, 8-bit PNG) in "
                         "OUT/.confidence/, where the studio's heat map and review queue read it")
@@ -165,7 +168,7 @@ def load_predictor(args):
     return Predictor.from_checkpoint(
         model, device=args.device, tile_size=args.tile_size, tile_overlap=args.tile_overlap,
         batch_size=args.batch_size, precision=args.precision, workers=args.workers, on_message=_message,
-        backend=args.backend, scale=getattr(args, "scale", None))
+        backend=args.backend, scale=getattr(args, "scale", None), tta=getattr(args, "tta", None))
 
 
 def run(args) -> int:

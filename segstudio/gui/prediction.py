@@ -30,6 +30,7 @@ class ModelCache:
         self.path: Path | None = None
         self.predictor = None
         self.scale: float | None = None  # the Prediction Scale setting: None = the model's training scale
+        self.tta: str | None = None  # the Test-Time Augmentation setting (Predictor.tta)
 
     def get(self, path: Path):
         from segstudio.nets.predictor import Predictor
@@ -40,6 +41,7 @@ class ModelCache:
                 self.predictor = Predictor.from_checkpoint(str(path))
                 self.path = path
             self.predictor.scale = self.scale
+            self.predictor.tta = self.tta
             return self.predictor
 
 

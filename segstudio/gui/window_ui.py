@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QLabel, QSlide
 from .canvas import Tool
 from .class_panel import ClassPanel
 from .file_list import FileList
-from .model_menu import ModelMenu, ScaleMenu
+from .model_menu import ModelMenu, ScaleMenu, TtaMenu
 from .safety import SafetyController
 from .status_bar import StatusBar
 from .tools import ToolState
@@ -32,10 +32,11 @@ def build_ui(win) -> None:
                           win.protect_combo)
     win.safety = SafetyController(win)  # warning banners: read-only folder, failing autosave
     win.scale_menu = ScaleMenu(win.model_menu, win.prediction, win.settings)
+    win.tta_menu = TtaMenu(win.model_menu, win.prediction, win.settings)
     win.model_menu_view = ModelMenu(win.model_menu, win.prediction, load=win.act_load_ckpt, predict=win.act_predict,
                                     predict_all=win.act_predict_all, fill_only=win.act_fill_only,
                                     cancel=win.act_cancel, train=win.act_train, label=win.model_combo_label,
-                                    scale_menu=win.scale_menu)
+                                    submenus=(win.scale_menu, win.tta_menu))
 
 
 def build_docks(win) -> None:

@@ -82,17 +82,19 @@ def _score(path: Path, labels: np.ndarray | None, error: str | None, gt_path: Pa
 
 def evaluate_model(model: str | Path | Predictor, images_dir: str | Path, gt_dir: str | Path,
                    labelset: LabelSet | None = None, *, device: str = "auto", progress: ProgressFn | None = None,
-                   cancelled: CancelFn | None = None, on_labels: LabelsFn | None = None) -> Evaluation:
+                   cancelled: CancelFn | None = None, on_labels: LabelsFn | None = None,
+                   tta: str | None = None) -> Evaluation:
     """Score a model (name, checkpoint path or Predictor) on the images of `images_dir` that have ground truth.
 
     `labelset` is the ground truth's; it must name the model's classes (default:
     the model's own label set). Ground-truth files without an image are listed
-    in `Evaluation.missing`.
+    in `Evaluation.missing`. `tta`: the test-time augmentation of a model given by name or path
+    (see Predictor.TTA_VIEWS).
     """
     if isinstance(model, Predictor):
         predictor, name = model, "the model"
     else:
-        predictor, name = Predictor.from_checkpoint(model, device=device), Path(str(model)).name
+        predictor, name = Predictor.from_checkpoint(model, device=device, tta=tta), Path(str(model)).name
     labelset = labelset or predictor.labelset
     check_labelsets_match(predictor, labelset, name)
     images, gts = images_with_ground_truth(images_dir, gt_dir)

@@ -48,6 +48,22 @@ def test_model_eval_equals_predict_then_eval(data, tmp_path, capsys):
     assert a == b and a["images"] == 3 and a["missing"] == ["lonely"]
 
 
+def test_model_eval_with_tta_equals_predict_with_tta_then_eval(data, tmp_path, capsys):
+    ckpt, images, gt = data
+    via_model, via_pred, preds = tmp_path / "m.json", tmp_path / "p.json", tmp_path / "preds"
+    main(["eval", "--model", str(ckpt), "--images", str(images), "--gt", str(gt), "--labels", "camvid",
+          "--device", "cpu", "--tta", "flip+scales", "--json", str(via_model)])
+    assert main(["predict", "--model", str(ckpt), "--device", "cpu", "--tta", "flip+scales", "--out", str(preds),
+                 str(images)]) == 0
+    main(["eval", "--pred", str(preds), "--gt", str(gt), "--labels", "camvid", "--json", str(via_pred)])
+    plain = tmp_path / "plain.json"
+    main(["eval", "--model", str(ckpt), "--images", str(images), "--gt", str(gt), "--labels", "camvid",
+          "--device", "cpu", "--json", str(plain)])
+    a, b = json.loads(via_model.read_text()), json.loads(via_pred.read_text())
+    assert a == b and a["images"] == 3
+    assert a != json.loads(plain.read_text())  # the views changed the labels of this random model
+
+
 def test_evaluate_model_hands_out_each_prediction_and_cancels(data):
     ckpt, images, gt = data
     seen = []

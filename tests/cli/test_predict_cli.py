@@ -159,6 +159,24 @@ def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, 
     assert not (tmp_path / "m2" / "a.png").exists()
 
 
+def test_predict_tta_flag_averages_views(tmp_path, model_path, capsys, monkeypatch):
+    """--tta flip predicts each image and its mirror image; a bad choice is refused by the parser."""
+    src = tmp_path / "images"
+    src.mkdir()
+    _img(src / "a.png", 64, 48)
+    views = []
+    real = Predictor._predict_native
+    monkeypatch.setattr(Predictor, "_predict_native",
+                        lambda self, image, *a: views.append(image.copy()) or real(self, image, *a))
+    assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m"), "--quiet",
+                 "--tta", "flip", str(src)]) == 0
+    assert len(views) == 2 and np.array_equal(views[1], views[0][:, ::-1])
+    assert read_label_png(tmp_path / "m" / "a.png").shape == (48, 64)
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m2"), "--tta", "rotate", str(src)])
+    assert "invalid choice: 'rotate'" in capsys.readouterr().err
+
+
 def test_predict_confidence_flag_saves_maps_the_studio_reads(tmp_path, model_path, capsys):
     from segstudio.core.assist.confidence_store import load_confidence
 

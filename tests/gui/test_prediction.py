@@ -293,3 +293,27 @@ def test_prediction_scale_setting_reaches_the_predictor_and_persists(make_window
     again = MainWindow(settings=studio_settings, scan_models=False)  # a restart keeps the choice
     qtbot.addWidget(again)
     assert again.scale_menu.scale_actions[0.25].isChecked() and again.prediction.cache.scale == 0.25
+
+
+def test_tta_setting_reaches_the_predictor_and_persists(make_window, image_folder, tiny_model, qtbot,
+                                                        studio_settings, monkeypatch):
+    from segstudio.gui.main_window import MainWindow
+
+    win = make_window(image_folder)
+    win.prediction.select(tiny_model)
+    menu = win.tta_menu
+    assert menu.menuAction() in win.model_menu.actions()  # Model → Test-Time Augmentation
+    assert menu.choice_actions[None].isChecked() and win.prediction.cache.tta is None  # off by default
+    inputs = []
+    orig = predictor_mod.Predictor._forward
+    monkeypatch.setattr(predictor_mod.Predictor, "_forward", lambda self, x: (inputs.append(x.clone()),
+                                                                              orig(self, x))[1])
+    menu.choice_actions["flip"].trigger()
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000):
+        win.act_predict.trigger()
+    assert len(inputs) == 2 and torch.equal(inputs[1], inputs[0].flip(-1))  # the image and its mirror image
+    menu.choice_actions["flip+scales"].trigger()
+    win.close()
+    again = MainWindow(settings=studio_settings, scan_models=False)  # a restart keeps the choice
+    qtbot.addWidget(again)
+    assert again.tta_menu.choice_actions["flip+scales"].isChecked() and again.prediction.cache.tta == "flip+scales"
