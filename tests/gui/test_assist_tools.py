@@ -321,3 +321,17 @@ def test_model_wand_key_click_enter_drag_tolerance_and_undo(studio, qtbot, tmp_p
     qtbot.keyClick(c, Qt.Key.Key_BracketRight)
     assert tool.level == "fine"
     assert undo_restores(qtbot, win, before)
+
+
+def test_model_wand_probabilities_follow_the_tta_setting(studio, qtbot, tmp_path):
+    """The model wand's probabilities are those of the current Model menu settings, not reused across them."""
+    win, _ = studio
+    ctl = win.assist
+    fake_model(win, tmp_path)
+    qtbot.keyClick(win, Qt.Key.Key_M)
+    qtbot.waitUntil(lambda: ctl.model_wand() is not None, timeout=20000)
+    first = ctl.model_wand().probs
+    win.tta_menu.choice_actions["flip"].trigger()
+    assert ctl.model_wand() is None  # asked for again with the new setting
+    qtbot.waitUntil(lambda: ctl.model_wand() is not None, timeout=20000)
+    assert ctl.model_wand().probs is not first and ctl.model_wand().probs.shape == first.shape

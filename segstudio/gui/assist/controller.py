@@ -177,7 +177,8 @@ class AssistController(QObject):
         if sp is None:
             self.say("Superpixels are still being computed for this image…")
             return None
-        key = (self.current_key(), model, self.win.prediction.cache.scale)  # Model > Prediction Scale
+        cache = self.win.prediction.cache
+        key = (self.current_key(), model, cache.scale, cache.tta)  # Model > Prediction Scale, Test-Time Aug.
         probs = self.probs.get(key)
         if probs is None:
             self.say(self.probs.request(key, self.rgb(), self.win.prediction), 0)

@@ -29,7 +29,8 @@ class ModelProbs(LatestJob):
         return self.probs if key is not None and key == self.key else None
 
     def request(self, key, rgb: np.ndarray, prediction) -> str:
-        """Start computing for `key` = (image path, model path, prediction scale) if needed; a status-bar text."""
+        """Start computing for `key` = (image path, model path, prediction scale, test-time augmentation)
+        if needed; a status-bar text."""
         if self.key != key:
             self.key, self.probs = key, None
         if self.probs is not None:
