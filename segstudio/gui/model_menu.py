@@ -122,13 +122,9 @@ class ScaleMenu(SettingMenu):
         super().__init__("Prediction &Scale", parent, settings, choices,
                          lambda f: setattr(controller.cache, "scale", f))
         self.controller = controller
-        self.scale_actions = self.choice_actions
 
     def parse(self, text: str):
         return None if text in ("", "auto") else float(text)
-
-    def set_scale(self, factor: float | None, save: bool = True) -> None:
-        self.choose(factor, save)
 
 
 #: (menu text, Predictor.tta, tool tip): figures from benchmarks/bench_tta.py (README, Benchmarks).

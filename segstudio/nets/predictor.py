@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 MIN_TILE = 256
-#: Test-time augmentation: the views averaged, as (factor of the working scale, mirrored) pairs. On CamVid
-#: frames of a sequence the model never saw (benchmarks/bench_tta.py) "flip" gained 0.8 mIoU points at
-#: twice the time and "flip+scales" 1.6 at six times.
+#: Test-time augmentation: the views averaged, as (factor of the working scale, mirrored) pairs. Measured
+#: by benchmarks/bench_tta.py on CamVid frames of a sequence the model never saw: "flip" +0.8 mIoU points
+#: at 2.4x the time, "flip+scales" +1.6 at 5.4x; on CamVid val, which shares its sequence with training,
+#: -0.5 and -0.9. An option, off by default.
 TTA_VIEWS: dict[str, tuple[tuple[float, bool], ...]] = {
     "flip": ((1.0, False), (1.0, True)),
     "flip+scales": tuple((s, m) for s in (0.75, 1.0, 1.25) for m in (False, True)),

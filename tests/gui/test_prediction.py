@@ -275,24 +275,24 @@ def test_prediction_scale_setting_reaches_the_predictor_and_persists(make_window
     win.prediction.select(tiny_model)
     menu = win.scale_menu
     assert menu.menuAction() in win.model_menu.actions()  # Model → Prediction Scale
-    assert menu.scale_actions[None].isChecked() and win.prediction.cache.scale is None  # Auto by default
+    assert menu.choice_actions[None].isChecked() and win.prediction.cache.scale is None  # Auto by default
     sizes = []
     orig = predictor_mod.Predictor._forward
     monkeypatch.setattr(predictor_mod.Predictor, "_forward", lambda self, x: (sizes.append(tuple(x.shape[2:])),
                                                                               orig(self, x))[1])
-    menu.scale_actions[0.5].trigger()
+    menu.choice_actions[0.5].trigger()
     with qtbot.waitSignal(win.predictionFinished, timeout=30000):
         win.act_predict.trigger()
     assert sizes[-1] == (32, 48)  # the 96x64 image at half size
-    menu.scale_actions[None].trigger()
+    menu.choice_actions[None].trigger()
     with qtbot.waitSignal(win.predictionFinished, timeout=30000):
         win.act_predict.trigger()
     assert sizes[-1] == (64, 96)  # the tiny model's card: no resize
-    menu.scale_actions[0.25].trigger()
+    menu.choice_actions[0.25].trigger()
     win.close()
     again = MainWindow(settings=studio_settings, scan_models=False)  # a restart keeps the choice
     qtbot.addWidget(again)
-    assert again.scale_menu.scale_actions[0.25].isChecked() and again.prediction.cache.scale == 0.25
+    assert again.scale_menu.choice_actions[0.25].isChecked() and again.prediction.cache.scale == 0.25
 
 
 def test_tta_setting_reaches_the_predictor_and_persists(make_window, image_folder, tiny_model, qtbot,
