@@ -85,7 +85,7 @@ def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single:
 
             path = images[0]
             labels, conf = predictor.predict_confidence(
-                load_image(path), flag, lambda d, n: progress("status", d, n, f"{path.name}: tile {d}/{n}"))
+                load_image(path), flag, lambda d, n: progress("status", d, n, f"{path.name}: {d}/{n}"))  # tiles, or test-time views
             results = [(path, (labels, conf), None)]
         else:
             progress("status", 0, len(images), "predicting")

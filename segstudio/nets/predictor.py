@@ -212,7 +212,8 @@ class Predictor:
                 progress: Progress | None = None, return_probs: bool = False, scale: float | None = None):
         """HxW uint8 labels (and CxHxW float32 probabilities if `return_probs`) for an RGB image,
         predicted at the working scale (`working_factor`, or this call's `scale`) and brought back
-        to the image's size by upsampling the probabilities."""
+        to the image's size by upsampling the probabilities. `progress(done, total)` counts tiles,
+        or with `tta` the views."""
         labels, probs = self._predict(image, cancel, progress, scale, "probs" if return_probs else None)
         return (labels, probs) if return_probs else labels
 
