@@ -84,8 +84,9 @@ def predict_job(cache: ModelCache, model_path: Path, images: list[Path], single:
             from segstudio.core.imageio import load_image
 
             path = images[0]
+            # d of n tiles, or of the test-time views
             labels, conf = predictor.predict_confidence(
-                load_image(path), flag, lambda d, n: progress("status", d, n, f"{path.name}: {d}/{n}"))  # tiles, or test-time views
+                load_image(path), flag, lambda d, n: progress("status", d, n, f"{path.name}: {d}/{n}"))
             results = [(path, (labels, conf), None)]
         else:
             progress("status", 0, len(images), "predicting")
