@@ -140,18 +140,32 @@ def test_predict_without_model_uses_the_default_model(tmp_path, home, capsys):
     assert read_label_png(tmp_path / "out" / "one.png").shape == (30, 40)
 
 
-def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, monkeypatch):
-    """--scale F resizes every image by F before the network; a bad factor is an error, not a crash."""
+def _one_image(tmp_path):
     src = tmp_path / "images"
     src.mkdir()
     _img(src / "a.png", 64, 48)
-    seen = []
-    real = Predictor.working_factor
-    monkeypatch.setattr(Predictor, "working_factor",
-                        lambda self, w, h: seen.append(real(self, w, h)) or seen[-1])
+    return src
+
+
+def _spy(monkeypatch, method: str) -> list:
+    """Record (arguments, result) of each call of Predictor.<method>."""
+    calls, real = [], getattr(Predictor, method)
+
+    def wrapper(self, *args):
+        out = real(self, *args)
+        calls.append((args, out))
+        return out
+    monkeypatch.setattr(Predictor, method, wrapper)
+    return calls
+
+
+def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, monkeypatch):
+    """--scale F resizes every image by F before the network; a bad factor is an error, not a crash."""
+    src = _one_image(tmp_path)
+    calls = _spy(monkeypatch, "working_factor")
     assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m"), "--quiet",
                  "--scale", "0.5", str(src)]) == 0
-    assert seen and set(seen) == {0.5}
+    assert calls and {out for _, out in calls} == {0.5}
     assert read_label_png(tmp_path / "m" / "a.png").shape == (48, 64)
     assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m2"), "--quiet",
                  "--scale", "0", str(src)]) == 2
@@ -161,15 +175,11 @@ def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, 
 
 def test_predict_tta_flag_averages_views(tmp_path, model_path, capsys, monkeypatch):
     """--tta flip predicts each image and its mirror image; a bad choice is refused by the parser."""
-    src = tmp_path / "images"
-    src.mkdir()
-    _img(src / "a.png", 64, 48)
-    views = []
-    real = Predictor._predict_native
-    monkeypatch.setattr(Predictor, "_predict_native",
-                        lambda self, image, *a: views.append(image.copy()) or real(self, image, *a))
+    src = _one_image(tmp_path)
+    calls = _spy(monkeypatch, "_predict_native")
     assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m"), "--quiet",
                  "--tta", "flip", str(src)]) == 0
+    views = [args[0] for args, _ in calls]
     assert len(views) == 2 and np.array_equal(views[1], views[0][:, ::-1])
     assert read_label_png(tmp_path / "m" / "a.png").shape == (48, 64)
     with pytest.raises(SystemExit):
