@@ -101,9 +101,7 @@ class Predictor:
         if scale is not None and not 0 < scale <= 8:
             raise ModelError(f"scale must be in (0, 8], got {scale}")
         self.scale = scale  # None: the working scale the card asks for
-        if tta is not None and tta not in TTA_VIEWS:
-            raise ModelError(f"test-time augmentation must be one of {', '.join(TTA_VIEWS)}, got {tta!r}")
-        self.tta = tta  # None: one view; else a key of TTA_VIEWS
+        self.tta = tta  # None: one view; else a key of TTA_VIEWS (checked by the setter)
         short = (card.get("input") or {}).get("train_short_side")
         self.train_short_side = int(short) if isinstance(short, (int, float)) and short > 0 else None
         self.source: str | Path | None = None  # the checkpoint (name or path) it was loaded from, if any
@@ -225,6 +223,16 @@ class Predictor:
         it tile by tile)."""
         return self._predict(image, cancel, progress, scale, "margin")
 
+    @property
+    def tta(self) -> str | None:
+        return self._tta
+
+    @tta.setter
+    def tta(self, value: str | None) -> None:
+        if value is not None and value not in TTA_VIEWS:
+            raise ModelError(f"test-time augmentation must be one of {', '.join(TTA_VIEWS)}, got {value!r}")
+        self._tta = value
+
     @torch.inference_mode()
     def predict_working_probs(self, image: np.ndarray, cancel: threading.Event | None = None,
                               scale: float | None = None) -> np.ndarray:
@@ -233,14 +241,17 @@ class Predictor:
         image = self._check_image(image)
         if self.tta:
             return self._tta_probs(image, scale, cancel, None)
-        small = self._to_working(image, scale)
-        return self._predict_native(small, cancel, None, "probs")[1]
+        return self._predict_native(self._to_working(image, scale), cancel, None, "probs")[1]
+
+    def _working_size(self, w: int, h: int, scale: float | None) -> tuple[float, tuple[int, int]]:
+        """(factor, (width, height)) of a w x h image at the working scale (`working_factor`, or `scale`)."""
+        factor = self.working_factor(w, h) if scale is None else float(scale)
+        return factor, (max(1, round(w * factor)), max(1, round(h * factor)))
 
     def _to_working(self, image: np.ndarray, scale: float | None) -> np.ndarray:
         """The image resized to the working scale (`working_factor`, or `scale`); itself if that is 1."""
         h, w = image.shape[:2]
-        factor = self.working_factor(w, h) if scale is None else float(scale)
-        size = max(1, round(w * factor)), max(1, round(h * factor))
+        factor, size = self._working_size(w, h, scale)
         if size == (w, h):
             return image
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
@@ -250,23 +261,19 @@ class Predictor:
         h, w = image.shape[:2]
         if self.tta:
             probs = self._tta_probs(image, scale, cancel, progress)
-            return upsample(probs, h, w, with_probs=extra == "probs", with_margin=extra == "margin")
-        small = self._to_working(image, scale)
-        if small is image:
-            return self._predict_native(image, cancel, progress, extra)
-        _, probs = self._predict_native(small, cancel, progress, "probs")
+        else:
+            small = self._to_working(image, scale)
+            if small is image:
+                return self._predict_native(image, cancel, progress, extra)
+            probs = self._predict_native(small, cancel, progress, "probs")[1]
         _check(cancel)
         return upsample(probs, h, w, with_probs=extra == "probs", with_margin=extra == "margin")
 
     def _tta_probs(self, image: np.ndarray, scale: float | None, cancel, progress) -> np.ndarray:
         """K x h x w probabilities at the working size, averaged over the `tta` views (each view
         resized, mirrored, predicted, and brought back to the working size)."""
-        views = TTA_VIEWS.get(self.tta)
-        if views is None:
-            raise ModelError(f"test-time augmentation must be one of {', '.join(TTA_VIEWS)}, got {self.tta!r}")
-        h, w = image.shape[:2]
-        factor = self.working_factor(w, h) if scale is None else float(scale)
-        size = max(1, round(w * factor)), max(1, round(h * factor))
+        views = TTA_VIEWS[self.tta]
+        factor, size = self._working_size(image.shape[1], image.shape[0], scale)
         total = None
         for i, (s, mirrored) in enumerate(views):
             view = self._to_working(image, factor * s)

@@ -92,6 +92,6 @@ def test_unknown_tta_is_a_clear_error():
     with pytest.raises(ModelError, match="flip, flip\\+scales"):
         _predictor(Pointwise(), "rotate")
     p = _predictor(Pointwise(), None)
-    p.tta = "rotate"  # as a setting could be
     with pytest.raises(ModelError, match="got 'rotate'"):
-        p.predict(_blocks())
+        p.tta = "rotate"  # as a setting could be
+    assert p.tta is None and p.predict(_blocks()).shape == (60, 80)
