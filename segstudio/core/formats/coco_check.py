@@ -53,8 +53,9 @@ def load_coco_api(path: str | Path):
             raise CocoCheckError(f"{path}: pycocotools cannot load it ({type(e).__name__}: {e})") from None
 
 
-def _load(path: Path) -> tuple[dict, dict[int, dict], dict[int, list[dict]]]:
-    """The parsed file, its images by id and its annotations by image id (as COCO.createIndex makes them)."""
+def _load(path: Path, shown: str) -> tuple[dict, dict[int, dict], dict[int, list[dict]]]:
+    """The parsed file, its images by id and its annotations by image id (as COCO.createIndex makes them);
+    errors name it `shown`."""
     try:
         doc = json.loads(path.read_bytes())
         if not isinstance(doc, dict):
@@ -66,7 +67,7 @@ def _load(path: Path) -> tuple[dict, dict[int, dict], dict[int, list[dict]]]:
         if not all("id" in x for x in doc.get("annotations", []) + doc.get("categories", [])):
             raise KeyError("id")
     except Exception as e:  # json errors, a missing id, a non-object entry
-        raise CocoCheckError(f"{path}: pycocotools cannot load it ({type(e).__name__}: {e})") from None
+        raise CocoCheckError(f"{shown}: pycocotools cannot load it ({type(e).__name__}: {e})") from None
     return doc, images, anns
 
 
@@ -110,26 +111,18 @@ def verify_coco(path: str | Path, labelset, digests: dict[int, bytes], written: 
     `digests` must decode (pycocotools) back to the label map of that digest. Errors name the file
     as `name` (e.g. the destination of a staged temporary file), else by its path."""
     path = Path(path)
-    try:
-        _verify(path, labelset, digests, written, cancelled)
-    except CocoCheckError as e:
-        if name is None:
-            raise
-        raise CocoCheckError(f"{name}{str(e)[len(str(path)):]}") from None
-
-
-def _verify(path: Path, labelset, digests: dict[int, bytes], written: dict | None, cancelled) -> None:
-    doc, images, by_image = _load(path)
+    shown = name or str(path)
+    doc, images, by_image = _load(path, shown)
     if written is not None and doc != written:
-        raise CocoCheckError(f"{path}: what pycocotools loads differs from what was written")
+        raise CocoCheckError(f"{shown}: what pycocotools loads differs from what was written")
     k, fill = labelset.num_classes, labelset.ignore_index
     for image_id, want in digests.items():
         check_cancel(cancelled)
         info = images.get(image_id)
         if info is None:
-            raise CocoCheckError(f"{path}: image id {image_id} missing after reload")
+            raise CocoCheckError(f"{shown}: image id {image_id} missing after reload")
         anns = sorted(by_image.get(image_id, []), key=lambda a: a["id"])
         if any(not 1 <= a.get("category_id", 0) <= k for a in anns):
-            raise CocoCheckError(f"{path}: an annotation of {info['file_name']} has a category outside 1..{k}")
+            raise CocoCheckError(f"{shown}: an annotation of {info['file_name']} has a category outside 1..{k}")
         if painted_digest(info, anns, k, fill) != want:
-            raise CocoCheckError(f"{path}: annotations of {info['file_name']} do not decode back to its mask")
+            raise CocoCheckError(f"{shown}: annotations of {info['file_name']} do not decode back to its mask")
