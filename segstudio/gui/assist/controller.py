@@ -152,7 +152,8 @@ class AssistController(QObject):
         self.active.data_ready()
 
     def _probs_ready(self, key) -> None:
-        # key = (image, model, prediction scale): the model wand is told if it is still in use on that image
+        # key = (image, model, prediction scale, test-time augmentation): the model wand is told if it is
+        # still in use on that image
         if self.canvas.doc is not None and self.canvas.doc.path == key[0] and self.active is not None:
             self.active.data_ready()
 
