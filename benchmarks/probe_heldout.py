@@ -29,19 +29,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segstudio.core.imageio import load_image, read_label_png  # noqa: E402
+from segstudio.core.metrics import ConfusionMatrix  # noqa: E402
 from segstudio.nets.evaluation import images_with_ground_truth  # noqa: E402
 from segstudio.nets.predictor import Predictor  # noqa: E402
 
 
 def scores(preds, gts, k: int) -> dict:
-    m = np.zeros((k, k), np.int64)
+    """Figures of one confusion matrix over the folder (segstudio eval's), in percent."""
+    cm = ConfusionMatrix(k)
     for p, g in zip(preds, gts):
-        v = g < k
-        m += np.bincount(g[v].astype(np.int64) * k + p[v], minlength=k * k).reshape(k, k)
-    iou = np.diag(m) / np.maximum(m.sum(0) + m.sum(1) - np.diag(m), 1)
-    return {"pixel_accuracy": round(100 * np.diag(m).sum() / m.sum(), 2),
-            "mean_accuracy": round(100 * float((np.diag(m) / np.maximum(m.sum(1), 1)).mean()), 2),
-            "mean_iou": round(100 * float(iou.mean()), 2), "per_class_iou": [round(100 * float(x), 1) for x in iou]}
+        cm.update(g, p.astype(np.uint8))
+    r = cm.scores()
+    return {"pixel_accuracy": round(100 * r.pixel_accuracy, 2), "mean_accuracy": round(100 * r.mean_accuracy, 2),
+            "mean_iou": round(100 * r.mean_iou, 2), "per_class_iou": [round(100 * float(x), 1) for x in r.iou]}
 
 
 def exposure(img: np.ndarray, mode: str, target: float = 95.0) -> np.ndarray:
