@@ -274,9 +274,11 @@ class Predictor:
         resized, mirrored, predicted, and brought back to the working size)."""
         views = TTA_VIEWS[self.tta]
         factor, size = self._working_size(image.shape[1], image.shape[0], scale)
-        total = None
+        total, resized = None, {}
         for i, (s, mirrored) in enumerate(views):
-            view = self._to_working(image, factor * s)
+            if s not in resized:  # a view and its mirror image share one resize of the (maybe huge) image
+                resized = {s: self._to_working(image, factor * s)}
+            view = resized[s]
             if mirrored:
                 view = np.ascontiguousarray(view[:, ::-1])
             probs = self._predict_native(view, cancel, None, "probs")[1]
