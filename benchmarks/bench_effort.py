@@ -23,7 +23,8 @@ each, every tool its kit has proposes the actions a careful human would make
 to fix it, all painting that component's true class c:
   polygon   the outline of the wrong component, or of the whole true object
             (the connected ground-truth region of c around it), simplified by
-            cv2.approxPolyDP at 1.5, 3 and 6 px; cost = its vertices; filled by
+            cv2.approxPolyDP at 1.5 to 32 px (ten steps: a tight outline to a rough
+            few-vertex polygon); cost = its vertices; filled by
             segstudio's own polygon rasteriser.
   brush     round brushes 3, 7, 13, 25 and 49 px across, moved with a perfect
             hand: every disc that stays --hand-px (1) inside the true object and
@@ -44,8 +45,9 @@ to fix it, all painting that component's true class c:
             over the whole image, one sweep through each connected group of
             superpixels that gain most from the same class (the stroke along an
             edge band that fixes several wrong patches at once).
-  wand      a click at the component's innermost pixel with tolerance 4, 8,
-            16 or 32 (changing the tolerance from the last one costs a click).
+  wand      a click at the component's innermost pixel with tolerance 3 to 45 (nine
+            steps, as a human picks it from the live preview; changing the
+            tolerance from the last one costs a click).
   protect   superpixel, wand and GrabCut actions also in the studio's "paint
             over unlabelled and X" mode (X: the label the component wrongly
             has), and the polygons and brush strokes above in that mode too
@@ -54,8 +56,8 @@ to fix it, all painting that component's true class c:
             need not keep out of them); switching that mode costs 2 clicks.
             The baseline has no protect mode (labelme and CVAT have none).
   model wand a click at the component's innermost pixel at each superpixel level
-            with tolerance 0.1, 0.25 or 0.5 (a probability; changing it from the
-            last one costs a click): segstudio's ModelWand selects the clicked
+            with tolerance 0.05 to 0.7 (seven steps; a probability; changing it
+            from the last one costs a click): segstudio's ModelWand selects the clicked
             superpixel and the connected superpixels whose mean probability of
             c (the model's softmax at its working scale) is >= the tolerance.
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.

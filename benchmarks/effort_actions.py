@@ -12,12 +12,15 @@ from segstudio.core import labelmap as lm
 from segstudio.core.assist.grabcut import grabcut_box
 from segstudio.core.assist.superpixels import LEVELS
 
-POLY_EPS = (1.5, 3.0, 6.0)
+#: Polygon coarseness a human may choose (approxPolyDP epsilon, px): from a tight outline to a rough
+#: few-vertex polygon (before 2026-11-28 only 1.5 / 3 / 6, which overstated the baseline's cost).
+POLY_EPS = (1.5, 3.0, 4.5, 6.0, 9.0, 12.0, 16.0, 20.0, 26.0, 32.0)
 BRUSH_SIZES = (3, 7, 13, 25, 49)
 #: How precisely a hand places a brush (px): the brush is kept this far inside the object (--hand-px).
 HAND_PX = 1
-WAND_TOLERANCES = (4.0, 8.0, 16.0, 32.0)
-MODEL_WAND_TOLERANCES = (0.1, 0.25, 0.5)
+#: Tolerances a human may pick by watching the live preview while dragging.
+WAND_TOLERANCES = (3.0, 4.0, 6.0, 8.0, 11.0, 16.0, 22.0, 32.0, 45.0)
+MODEL_WAND_TOLERANCES = (0.05, 0.1, 0.175, 0.25, 0.375, 0.5, 0.7)
 
 
 def outline_polygons(mask: np.ndarray, x0: int, y0: int):
