@@ -10,7 +10,9 @@ so undo and redo restore the map bit for bit while holding memory in
 proportion to the edited area.
 
 `protect` is the set of label values an edit must leave as they are (the
-studio's "Protect other classes" turns into it with `protect_all_but`).
+studio's "Protect other classes" turns into it with `protect_all_but`, or,
+in its "the class under the press" mode, with `protect_for_press` at the point
+where the edit starts).
 
 The document tells its listeners what changed: `on_change(bbox)` after pixels
 changed (bbox None = everything), `on_history()` after the history, the clean
@@ -38,6 +40,14 @@ def protect_all_but(allowed: Iterable[int]) -> frozenset[int]:
     """The `protect` set that lets edits change only pixels holding one of `allowed`."""
     keep = {int(v) for v in allowed}
     return frozenset(v for v in range(256) if v not in keep)
+
+
+def protect_for_press(labels: np.ndarray, x: float, y: float, ignore: int) -> frozenset[int]:
+    """The `protect` set of "paint over unlabelled and the class under the press": an edit that starts at
+    (x, y) may change unlabelled pixels and pixels of the class there, nothing else (only unlabelled ones
+    when (x, y) is unlabelled or outside the map)."""
+    under = lm.pick(labels, x, y)
+    return protect_all_but((ignore,) if under is None else (ignore, under))
 
 
 def _only_over(protect: Iterable[int] | None) -> tuple[int, ...] | None:

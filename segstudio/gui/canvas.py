@@ -74,6 +74,7 @@ class Canvas(QWidget):
         self.brush_size = 15
         self.current_class = 0
         self.protect: frozenset[int] | None = None  # label values edits leave alone
+        self.protect_under_press = False  # instead: leave alone all but unlabelled and the class under the press
         self.opacity = 0.5
         self.overlay_visible = True
         self.outline_mode = False
@@ -385,10 +386,10 @@ class Canvas(QWidget):
         if not self._can_edit():
             return
         if self.tool in (Tool.BRUSH, Tool.ERASER):
-            self.doc.begin_stroke(self._value(), self.brush_size, self.protect)
+            self.doc.begin_stroke(self._value(), self.brush_size, self.protect_at(x, y))
             self.doc.extend_stroke(x, y)
         elif self.tool == Tool.FILL:
-            self.doc.fill(x, y, self.current_class, self.protect)
+            self.doc.fill(x, y, self.current_class, self.protect_at(x, y))
         elif self.tool == Tool.POLYGON:
             h, w = self.labels.shape
             self._polygon.append((min(max(x, 0.0), w - 1e-3), min(max(y, 0.0), h - 1e-3)))
@@ -439,11 +440,19 @@ class Canvas(QWidget):
         else:
             self.mousePressEvent(event)
 
+    def protect_at(self, x: float, y: float) -> frozenset[int] | None:
+        """The label values an edit that starts at image point (x, y) leaves alone."""
+        if not self.protect_under_press or self.labels is None or self.labelset is None:
+            return self.protect
+        from segstudio.core.document import protect_for_press
+
+        return protect_for_press(self.labels, x, y, self.labelset.ignore_index)
+
     def close_polygon(self) -> None:
         pts, self._polygon = self._polygon, []
         self.update()
         if len(pts) >= 3 and self._can_edit():
-            self.doc.polygon(pts, self.current_class, self.protect)
+            self.doc.polygon(pts, self.current_class, self.protect_at(*pts[0]))
 
     def leaveEvent(self, event) -> None:
         old, self._cursor = self._cursor, None

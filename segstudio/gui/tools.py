@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
 
@@ -17,6 +18,12 @@ from .class_panel import ClassPanel
 
 if TYPE_CHECKING:
     from segstudio.core.labels import LabelSet
+
+
+#: The protect drop-down's entry that takes the class from where each edit starts.
+PRESS = "press"
+PRESS_TIP = ("Each edit may change unlabelled pixels and pixels of the class where it starts: the press of a "
+             "stroke or click, a polygon's first vertex, a box's centre")
 
 
 class ToolState:
@@ -37,6 +44,8 @@ class ToolState:
         self.protect_combo.blockSignals(True)
         self.protect_combo.clear()
         self.protect_combo.addItem("paint over unlabelled only", None)
+        self.protect_combo.addItem("paint over unlabelled and start class", PRESS)
+        self.protect_combo.setItemData(1, PRESS_TIP, Qt.ItemDataRole.ToolTipRole)
         for i, n in enumerate(ls.names):
             self.protect_combo.addItem(f"paint over unlabelled and {n}", i)
         self.protect_combo.blockSignals(False)
@@ -80,6 +89,7 @@ class ToolState:
         self.size_spin.setValue(max(1, v + direction * max(1, round(v * 0.15))))
 
     def update_protect(self) -> None:
+        self.canvas.protect_under_press = False
         if self.labelset is None or not self.protect_box.isChecked():
             self.canvas.protect = None
             return
@@ -87,4 +97,5 @@ class ToolState:
         ig = self.labelset.ignore_index
         from segstudio.core.document import protect_all_but
 
-        self.canvas.protect = protect_all_but((ig,) if extra is None else (ig, int(extra)))
+        self.canvas.protect_under_press = extra == PRESS
+        self.canvas.protect = protect_all_but((ig,) if extra in (None, PRESS) else (ig, int(extra)))

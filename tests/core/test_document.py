@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from segstudio.core import labelmap as lm
-from segstudio.core.document import Document, protect_all_but
+from segstudio.core.document import Document, protect_all_but, protect_for_press
 from segstudio.core.document_set import DocumentSet
 from segstudio.core.labels import preset
 from segstudio.core.project import ImageState, Project
@@ -88,6 +88,23 @@ def test_apply_mask_is_one_step_with_protect_and_checks_its_shape():
     assert d.apply_mask(np.zeros_like(m), 2) is None and d.history_length == 1
     with pytest.raises(ValueError, match="mask is"):
         d.apply_mask(np.ones((3, 3), bool), 2)
+
+
+def test_protect_for_press_lets_an_edit_change_only_unlabelled_and_the_class_where_it_starts():
+    d = _doc(fill=1)
+    d.labels[:, 20:40] = 2
+    d.labels[:, 40:] = IGN
+    before = d.labels.copy()
+    everything = np.ones(d.labels.shape, bool)
+    d.apply_mask(everything, 5, protect=protect_for_press(d.labels, 25.5, 10.2, IGN))  # starts on class 2
+    assert np.array_equal(d.labels == 5, (before == 2) | (before == IGN))
+    assert np.array_equal(d.labels[before == 1], before[before == 1])
+    d.undo()
+    d.apply_mask(everything, 5, protect=protect_for_press(d.labels, 45, 3, IGN))  # starts on unlabelled
+    assert np.array_equal(d.labels == 5, before == IGN)
+    # outside the map (a box dragged past the edge): only unlabelled pixels
+    assert protect_for_press(before, -1, 3, IGN) == protect_for_press(before, 45, 3, IGN) == protect_all_but((IGN,))
+    assert protect_for_press(before, 5.9, 39.9, IGN) == protect_all_but((IGN, 1))
 
 
 def test_prediction_sets_the_origin_and_fill_only_unlabelled():

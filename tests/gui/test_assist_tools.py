@@ -85,6 +85,37 @@ def test_superpixel_key_click_drag_levels_and_undo(studio, qtbot):
     assert undo_restores(qtbot, win, before)
 
 
+def test_assisted_tools_take_the_class_under_their_press_or_box_centre_when_protecting_so(studio, qtbot):
+    win, disc = studio
+    c, ctl = win.canvas, win.assist
+    c.labels[:, :] = 1
+    c.labels[:, 100:] = 3  # the disc (x 84..136) straddles classes 1 and 3
+    win.protect_box.setChecked(True)
+    win.protect_combo.setCurrentIndex(1)  # the class under the press
+    win.set_current_class(6)
+    # superpixel drag starting on class 1 over into class 3: only class-1 pixels change
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    tool = ctl.tools["superpixel"]
+    seg_map = ctl.superpixels().full_labels(tool.level)
+    before = c.labels.copy()
+    drag(qtbot, c, [(60.5, 30.5), (120.5, 30.5)])
+    touched = np.isin(seg_map, np.unique(seg_map[c.labels == 6]))
+    assert (touched & (before == 3)).any()
+    assert np.array_equal(c.labels == 6, touched & (before == 1))
+    assert undo_restores(qtbot, win, before)
+    # GrabCut box around the disc: its centre (110, 60) lies on class 3, so the disc's class-1 part stays
+    qtbot.keyClick(win, Qt.Key.Key_C)
+    gc = ctl.tools["grabcut"]
+    cx, cy, r = DISC
+    drag(qtbot, c, [(cx - r - 6, cy - r - 6), (cx + r + 6, cy + r + 6)])
+    qtbot.waitUntil(lambda: gc.result is not None, timeout=20000)
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    got = c.labels == 6
+    assert got.sum() > 0.8 * (disc & (before == 3)).sum()
+    assert not (got & (before == 1)).any() and (disc & (before == 1)).sum() > 200
+    assert undo_restores(qtbot, win, before)
+
+
 def test_wand_click_selects_the_half_and_drag_sets_tolerance(studio, qtbot):
     win, disc = studio
     c, ctl = win.canvas, win.assist

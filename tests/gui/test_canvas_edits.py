@@ -77,12 +77,59 @@ def test_eraser_protect_and_brush_size_keys(make_window, image_folder, qtbot, wp
     assert (c.labels[painted] == 5).all()
     assert np.array_equal(c.labels[~painted], before[~painted])
     # protect "unlabelled + class 3": class-3 pixels under the brush are painted too, class 1 is not
-    win.protect_combo.setCurrentIndex(1 + 3)
+    win.protect_combo.setCurrentIndex(2 + 3)
+    assert win.protect_combo.currentText() == f"paint over unlabelled and {CAMVID.names[3]}"
     before = c.labels.copy()
     drag(qtbot, c, wps)
     painted = fp & ((before == IGN) | (before == 3))
     assert (before[fp] == 3).any() and (c.labels[painted] == 5).all()
     assert np.array_equal(c.labels[~painted], before[~painted])
+
+
+def test_protect_the_class_under_the_press_follows_each_stroke_and_polygon(make_window, image_folder, qtbot, wpos):
+    win = make_window(image_folder)
+    c = win.canvas
+    c.zoom_to(4.0, QPointF(0, 0))
+    c.labels[:, :] = 1
+    c.labels[:, 40:] = 3
+    c.labels[60:, :] = IGN
+    win.set_current_class(5)
+    win.protect_box.setChecked(True)
+    win.protect_combo.setCurrentIndex(1)
+    assert win.protect_combo.currentText() == "paint over unlabelled and start class"
+    assert "where it starts" in win.protect_combo.itemData(1, Qt.ItemDataRole.ToolTipRole)
+    win.size_spin.setValue(21)
+    # a stroke that starts on class 1 and crosses class 3 and unlabelled pixels paints over class 1 and unlabelled only
+    before = c.labels.copy()
+    wps = [wpos(c, 30.5, 55.5), wpos(c, 50.5, 62.5)]
+    drag(qtbot, c, wps)
+    fp = lm.stroke_mask(c.labels.shape, [c.to_image(QPointF(p)) for p in wps], 21)
+    painted = fp & ((before == 1) | (before == IGN))
+    assert (fp & (before == 3)).sum() > 50 and (fp & (before == IGN)).sum() > 50
+    assert (c.labels[painted] == 5).all() and np.array_equal(c.labels[~painted], before[~painted])
+    # the next stroke starts on class 3: now class 3 is painted and class 1 is left alone
+    before = c.labels.copy()
+    wps = [wpos(c, 45.5, 30.5), wpos(c, 35.5, 30.5)]
+    drag(qtbot, c, wps)
+    fp = lm.stroke_mask(c.labels.shape, [c.to_image(QPointF(p)) for p in wps], 21)
+    painted = fp & ((before == 3) | (before == IGN))
+    assert (fp & (before == 1)).sum() > 50
+    assert (c.labels[painted] == 5).all() and np.array_equal(c.labels[~painted], before[~painted])
+    # a polygon takes the class under its first vertex
+    qtbot.keyClick(win, Qt.Key.Key_P)
+    before = c.labels.copy()
+    for x, y in [(5, 5), (70, 5), (70, 20), (5, 20)]:
+        qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=wpos(c, x + 0.5, y + 0.5))
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    inside = lm.polygon_mask(c.labels.shape, [(5.5, 5.5), (70.5, 5.5), (70.5, 20.5), (5.5, 20.5)])
+    full = np.zeros(c.labels.shape, bool)
+    (x0, y0, x1, y1), m = inside
+    full[y0:y1, x0:x1] = m
+    painted = full & (before == 1)
+    assert (full & (before == 3)).sum() > 100
+    assert (c.labels[painted] == 5).all() and np.array_equal(c.labels[~painted], before[~painted])
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(c.labels, before)
 
 
 def test_polygon_clicks_enter_backspace_escape_and_double_click(make_window, image_folder, qtbot, wpos):

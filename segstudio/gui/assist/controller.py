@@ -52,6 +52,7 @@ class AssistController(QObject):
                       "grabcut": BoxTool(self, "grabcut"), "repredict": BoxTool(self, "repredict")}
         self.active = None
         self._pressed = False
+        self.press_xy: tuple[float, float] = (0.0, 0.0)  # image point of the last press on the canvas
         # Superpixels compete with the brush for the GIL while they compute, so they are
         # computed on image open only once an assisted tool has been used in this session.
         self.eager = False
@@ -233,6 +234,7 @@ class AssistController(QObject):
                     or event.modifiers() & Qt.KeyboardModifier.AltModifier or not self._can_edit()):
                 return False
             self._pressed = True
+            self.press_xy = (x, y)
             self.active.press(x, y, event.modifiers())
             return True
         if t == QEvent.Type.MouseMove and self._pressed:
@@ -254,18 +256,23 @@ class AssistController(QObject):
         return True
 
     # --- commits and workers -----------------------------------------------------------
-    def commit_mask(self, bbox, mask: np.ndarray, text: str):
+    def commit_mask(self, bbox, mask: np.ndarray, text: str, at: tuple[float, float] | None = None):
+        """Paint `mask` (at bbox's corner) with the current class as one step; `at`: where the action
+        started, for "the class under the press" protection (default: the last press)."""
         doc = self.canvas.doc
         if doc is None or doc.labels is None:
             return None
-        return doc.apply_mask(mask, self.canvas.current_class, protect=self.canvas.protect, text=text,
+        return doc.apply_mask(mask, self.canvas.current_class, protect=self._protect(at), text=text,
                               origin=(bbox[0], bbox[1]))
 
-    def commit_labels(self, x0: int, y0: int, labels: np.ndarray, text: str):
+    def commit_labels(self, x0: int, y0: int, labels: np.ndarray, text: str, at: tuple[float, float] | None = None):
         doc = self.canvas.doc
         if doc is None or doc.labels is None:
             return None
-        return doc.apply_labels(x0, y0, labels, protect=self.canvas.protect, text=text)
+        return doc.apply_labels(x0, y0, labels, protect=self._protect(at), text=text)
+
+    def _protect(self, at):
+        return self.canvas.protect_at(*(at or self.press_xy))
 
     def run_grabcut(self, box, fg, bg, done) -> None:
         from segstudio.core.assist.grabcut import grabcut_box

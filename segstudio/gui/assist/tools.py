@@ -337,6 +337,12 @@ class BoxTool(AssistTool):
         else:
             self.ctl.run_repredict(self.box, self._got_labels)
 
+    def _centre(self) -> tuple[float, float]:
+        """Where a box "starts" for "the class under the press" protection: its centre (the press is
+        usually outside the object)."""
+        x0, y0, x1, y1 = self.box
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
     def _got(self, result) -> None:
         self.result = result
         if result is not None:
@@ -346,13 +352,13 @@ class BoxTool(AssistTool):
 
     def _got_labels(self, labels) -> None:
         if self.box is not None and labels is not None:
-            self.ctl.commit_labels(self.box[0], self.box[1], labels, "Re-predict region")
+            self.ctl.commit_labels(self.box[0], self.box[1], labels, "Re-predict region", at=self._centre())
         self.deactivate()
 
     def key(self, key) -> bool:
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.result is not None:
             bbox, m = self.result
-            self.ctl.commit_mask(bbox, m, "GrabCut")
+            self.ctl.commit_mask(bbox, m, "GrabCut", at=self._centre())
             self.deactivate()
             return True
         return super().key(key)
