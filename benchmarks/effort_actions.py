@@ -133,7 +133,8 @@ def with_protect(scene, state, actions, comp):
         region = state[a.y0:a.y0 + h, a.x0:a.x0 + w]
         m = a.mask & ((region == x) | (region == scene.ignore))
         if m.any() and not np.array_equal(m, a.mask):
-            yield Action(a.tool, a.cost, a.x0, a.y0, m, a.value, protect=x)
+            ok = a.press is None or int(state[a.press[1], a.press[0]]) == x
+            yield Action(a.tool, a.cost, a.x0, a.y0, m, a.value, protect=x, press=a.press, press_ok=ok)
 
 
 def superpixel_actions(scene, state, comp, correct_per_sp):
@@ -186,7 +187,7 @@ def wand_actions(scene, state, comp, last_tolerance):
         if sel is not None:
             (bx0, by0, _, _), m = sel
             cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
-            yield Action(f"wand {tol:g}", cost, bx0, by0, m, comp.cls)
+            yield Action(f"wand {tol:g}", cost, bx0, by0, m, comp.cls, press=(x, y))
 
 
 def model_wand_actions(scene, state, comp, last_tolerance):
@@ -200,7 +201,7 @@ def model_wand_actions(scene, state, comp, last_tolerance):
             if sel is not None:
                 (bx0, by0, _, _), m = sel
                 cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
-                yield Action(f"modelwand {tol:g} {level}", cost, bx0, by0, m, comp.cls)
+                yield Action(f"modelwand {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
 
 
 def grabcut_actions(scene, state, comp):
@@ -211,7 +212,8 @@ def grabcut_actions(scene, state, comp):
     res = scene.cached(("grabcut", box), lambda: grabcut_box(scene.image, box))
     if res is not None:
         (bx0, by0, _, _), m = res
-        yield Action("grabcut", COSTS["box"], bx0, by0, m, comp.cls)
+        centre = ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)  # where the studio looks for the start class
+        yield Action("grabcut", COSTS["box"], bx0, by0, m, comp.cls, press=centre)
 
 
 def repredict_actions(scene, state, comp):

@@ -26,6 +26,10 @@ class Action:
     mask: np.ndarray  # bool, the pixels painted, at (x0, y0)
     value: int | np.ndarray  # a class, or per-pixel labels (re-predict)
     protect: int | None = None  # "paint over unlabelled and <class>" mode it needs (None: no protection)
+    #: Where the action starts when that fixes "the class under the press" (a click, a box's centre); None:
+    #: a stroke or polygon, which a hand can start on any pixel of the protected class.
+    press: tuple[int, int] | None = None
+    press_ok: bool = True  # the "class under the press" mode gives it its protection
 
 
 @dataclass
