@@ -11,7 +11,7 @@ proportion to the edited area.
 
 `protect` is the set of label values an edit must leave as they are (the
 studio's "Protect other classes" turns into it with `protect_all_but`, or,
-in its "the class under the press" mode, with `protect_for_press` at the point
+in its "start class" mode, with `protect_for_press` at the point
 where the edit starts).
 
 The document tells its listeners what changed: `on_change(bbox)` after pixels
@@ -43,7 +43,7 @@ def protect_all_but(allowed: Iterable[int]) -> frozenset[int]:
 
 
 def protect_for_press(labels: np.ndarray, x: float, y: float, ignore: int) -> frozenset[int]:
-    """The `protect` set of "paint over unlabelled and the class under the press": an edit that starts at
+    """The `protect` set of "paint over unlabelled and start class": an edit that starts at
     (x, y) may change unlabelled pixels and pixels of the class there, nothing else (only unlabelled ones
     when (x, y) is unlabelled or outside the map)."""
     under = lm.pick(labels, x, y)
