@@ -73,23 +73,18 @@ def wait(app, cond, seconds: float = 600) -> None:
         time.sleep(0.05)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs")
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="assist-shot-"))
-    (tmp / "images").mkdir()
-    for s in STEMS:
-        shutil.copy(args.camvid / "val" / f"{s}.png", tmp / "images")
-
-    from PySide6.QtCore import QPointF, QSettings, Qt
-    from PySide6.QtTest import QTest
+def predicted_studio(camvid: Path, stems: list[str]):
+    """(app, window): the studio at 1500x930 on copies of these CamVid val frames, all predicted with
+    the default model, its settings in a temporary folder."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from segstudio.gui.canvas import Tool
     from segstudio.gui.main_window import MainWindow
 
+    tmp = Path(tempfile.mkdtemp(prefix="segstudio-shot-"))
+    (tmp / "images").mkdir()
+    for s in stems:
+        shutil.copy(camvid / "val" / f"{s}.png", tmp / "images")
     app = QApplication.instance() or QApplication([])
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
@@ -101,6 +96,20 @@ def main() -> int:
     wait(app, lambda: win.prediction.model_path is not None)
     win.predict_unlabelled()
     wait(app, lambda: not win.prediction.busy)
+    return app, win
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = ap.parse_args()
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from segstudio.gui.canvas import Tool
+
+    app, win = predicted_studio(args.camvid, STEMS)
     win.open_stem("0016E5_08109")
     c, ctl = win.canvas, win.assist
 

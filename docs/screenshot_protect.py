@@ -12,16 +12,14 @@ as a user sees it (`import`). Run under a display:
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
 
-from screenshot_assist import shoot, wait  # noqa: E402
+from screenshot_assist import predicted_studio, shoot  # noqa: E402
 
 STEM = "0016E5_08059"
 STROKE = [(15, 345), (70, 335), (100, 280), (80, 215), (50, 190)]  # image px: Road patch -> building
@@ -32,28 +30,12 @@ def main() -> int:
     ap.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="protect-shot-"))
-    (tmp / "images").mkdir()
-    shutil.copy(args.camvid / "val" / f"{STEM}.png", tmp / "images")
-
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
     from segstudio.gui.canvas import Tool
-    from segstudio.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    win = MainWindow(settings=QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "shot", "segstudio"))
-    win.resize(1500, 930)
-    win.move(0, 0)
-    win.show()
-    assert win.open_path(tmp / "images", labels="camvid")
-    wait(app, lambda: win.prediction.model_path is not None)
-    win.predict_unlabelled()
-    wait(app, lambda: not win.prediction.busy)
+    app, win = predicted_studio(args.camvid, [STEM])
     win.open_stem(STEM)
     c = win.canvas
     win.tools.set_tool(Tool.BRUSH)
