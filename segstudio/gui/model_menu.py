@@ -121,7 +121,6 @@ class ScaleMenu(SettingMenu):
                     else "Predict images at their own size") for text, f in SCALES]
         super().__init__("Prediction &Scale", parent, settings, choices,
                          lambda f: setattr(controller.cache, "scale", f))
-        self.controller = controller
 
     def parse(self, text: str):
         return None if text in ("", "auto") else float(text)
@@ -142,4 +141,3 @@ class TtaMenu(SettingMenu):
     def __init__(self, parent, controller: PredictionController, settings: QSettings):
         super().__init__("&Test-Time Augmentation", parent, settings, TTAS,
                          lambda v: setattr(controller.cache, "tta", v))
-        self.controller = controller

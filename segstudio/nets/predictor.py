@@ -274,13 +274,11 @@ class Predictor:
         resized, mirrored, predicted, and brought back to the working size)."""
         views = TTA_VIEWS[self.tta]
         factor, size = self._working_size(image.shape[1], image.shape[0], scale)
-        total, resized = None, {}
+        total, base_scale, base = None, None, None
         for i, (s, mirrored) in enumerate(views):
-            if s not in resized:  # a view and its mirror image share one resize of the (maybe huge) image
-                resized = {s: self._to_working(image, factor * s)}
-            view = resized[s]
-            if mirrored:
-                view = np.ascontiguousarray(view[:, ::-1])
+            if s != base_scale:  # a view and its mirror image share one resize of the (maybe huge) image
+                base_scale, base = s, self._to_working(image, factor * s)
+            view = np.ascontiguousarray(base[:, ::-1]) if mirrored else base
             probs = self._predict_native(view, cancel, None, "probs")[1]
             if mirrored:
                 probs = probs[:, :, ::-1]
