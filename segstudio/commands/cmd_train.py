@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import signal
 import sys
@@ -45,7 +46,12 @@ S = argparse.SUPPRESS  # options not given stay out of the namespace: recipe val
 
 def _model_and_data_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--arch", default=S, help="fcn8s, fcn16s, fcn32s, segnet or segnet-basic")
+    g.add_argument("--arch", default=S, help="fcn8s-lite0 (the default without --init), fcn8s, fcn16s, fcn32s, "
+                   "segnet or segnet-basic")
+    g.add_argument("--pretrained", choices=("imagenet", "none"), default=S,
+                   help="start fcn8s-lite0's encoder from ImageNet (default) or from random weights")
+    g.add_argument("--encoder-lr-mult", type=float, default=S,
+                   help="learning-rate factor of the pretrained encoder (fcn8s-lite0 default 0.1)")
     g.add_argument("--width", type=float, default=S, help="channel width multiplier (default 1.0)")
     g.add_argument("--init", default=S, help="fine-tune from this checkpoint (model name or path; "
                    "a torchvision VGG16 .pth works for FCN / SegNet); layers that do not fit are re-initialised")
@@ -70,6 +76,8 @@ def _augmentation_and_optimisation_arguments(p: argparse.ArgumentParser) -> None
     g = p.add_argument_group("resolution and augmentation")
     g.add_argument("--scale", type=float, default=S, help="resize every image by this factor first (e.g. 0.5)")
     g.add_argument("--size", default=S, help="or resize every image to WxH first (e.g. 240x180)")
+    g.add_argument("--short-side", type=int, default=S,
+                   help="or resize every image to this short side first (fcn8s-lite0 default 360)")
     g.add_argument("--crop", default=S, help="random crop WxH for training")
     g.add_argument("--aug-scale", default=S, help="random rescale range MIN,MAX (e.g. 0.75,1.25)")
     g.add_argument("--hflip", type=_bool, nargs="?", const=True, default=S, help="random horizontal flips")
@@ -117,7 +125,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the per-epoch lines")
 
 
-OPTION_KEYS = ("arch width init name data images masks train_list val_list val_images val_masks val_fraction "
+OPTION_KEYS = ("arch pretrained encoder_lr_mult short_side width init name data images masks train_list val_list val_images val_masks val_fraction "
                "val_sequences labels scale size crop aug_scale hflip color_jitter gamma blur noise epochs "
                "batch_size optimizer lr momentum weight_decay lr_schedule step_size step_gamma class_weights "
                "class_weight_cap loss_reduction out val_every select_by bn_recompute max_minutes device amp "
@@ -141,17 +149,27 @@ def build_config(args: argparse.Namespace):
     """The TrainConfig of the command line (recipe, resumed run and options merged)."""
     from pathlib import Path
 
-    from segstudio.nets.train_config import TrainConfig, load_recipe
+    from segstudio.nets import DEFAULT_ARCH
+    from segstudio.nets.train_config import TrainConfig, arch_defaults, load_recipe
 
-    cfg = TrainConfig()
-    if args.config:
-        cfg = cfg.updated(load_recipe(args.config), str(args.config))
+    recipe = load_recipe(args.config) if args.config else {}
     given = {k: getattr(args, k) for k in OPTION_KEYS if hasattr(args, k)}
+    # Without --arch / --init (or a recipe naming them) a new run trains the default architecture;
+    # a pretrained-encoder architecture starts from its own recipe defaults.
+    arch = given.get("arch") or recipe.get("arch")
+    if not arch and not (given.get("init") or recipe.get("init") or args.resume):
+        arch = given["arch"] = DEFAULT_ARCH
+    cfg = TrainConfig().updated(arch_defaults(arch), f"{arch} defaults")
+    if args.config:
+        cfg = cfg.updated(recipe, str(args.config))
     if "class_weights" in given:
         given["class_weights"] = _class_weights(given["class_weights"])
     for key in ("data", "images", "masks", "train_list", "val_list", "val_images", "val_masks", "out"):
         if key in given:  # the written config must rerun from anywhere
             given[key] = str(Path(given[key]).resolve())
+    sized = [k for k in ("scale", "size") if k in given or k in recipe]
+    if sized and "short_side" not in given and "short_side" not in recipe:
+        cfg = dataclasses.replace(cfg, short_side=None)  # an explicit --scale / --size wins over the default
     if args.resume:
         from segstudio.nets.train_checkpoints import resume_recipe
         from segstudio.nets.trainer import Trainer

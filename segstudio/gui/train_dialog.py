@@ -1,8 +1,10 @@
 """Model → Train on my annotations…: train or fine-tune a network on the folder's masks.
 
-The dialog picks the architecture, width, starting point (from scratch or an
-existing model, whose layers are partially loaded for the folder's label set),
-epochs, image scale and a validation share, then runs
+The dialog picks the architecture (by default FCN-8s on the ImageNet-pretrained
+EfficientNet-Lite0 encoder, which learns a new subject from a few dozen images in
+minutes on a CPU), width, starting point (ImageNet / from scratch, or an existing model,
+whose layers are partially loaded for the folder's label set), a time budget over which
+the learning-rate schedule runs, epochs, image scale and a validation share, then runs
 `segstudio.nets.trainer.Trainer` as a `JobRunner` job. The worker never
 touches widgets: the trainer's `Progress` records (plain data) come back
 through the runner; the dialog updates a live loss / validation-mIoU chart, the ETA
@@ -33,9 +35,11 @@ from segstudio.core.labels import LabelSet
 from .line_chart import LineChart
 from .jobs import CancelFlag, JobRunner
 
-ARCH_CHOICES = (("segnet-basic", "SegNet-Basic (small, fast)"), ("segnet", "SegNet (VGG16-BN encoder)"),
+ARCH_CHOICES = (("fcn8s-lite0", "FCN-8s on EfficientNet-Lite0 (ImageNet-pretrained, recommended)"),
+                ("segnet-basic", "SegNet-Basic (small, fast)"), ("segnet", "SegNet (VGG16-BN encoder)"),
                 ("fcn8s", "FCN-8s (VGG16)"), ("fcn16s", "FCN-16s"), ("fcn32s", "FCN-32s"))
-SCALES = ((1.0, "full size"), (0.5, "1/2"), (0.25, "1/4"))
+# "auto": the architecture's own default (short side 360 for fcn8s-lite0, full size otherwise)
+SCALES = (("auto", "automatic"), (1.0, "full size"), (0.5, "1/2"), (0.25, "1/4"))
 
 
 def _fmt_eta(s: float | None) -> str:
@@ -80,6 +84,18 @@ def install_model(checkpoint: Path, name: str) -> Path:
         shutil.copyfile(checkpoint, tmp)
     atomic_write_text(card_path(dest), json.dumps(card, indent=2) + "\n")
     return dest
+
+
+def _model_arch(path: str | None) -> str | None:
+    """The architecture of the model a run fine-tunes (None when its card cannot be read)."""
+    if not path:
+        return None
+    from segstudio.nets.checkpoint import read_card
+
+    try:
+        return read_card(path).get("arch")
+    except SegstudioError:
+        return None
 
 
 def train_job(config, model_name: str):
@@ -148,19 +164,27 @@ class TrainDialog(QDialog):
         self.width_spin.setRange(0.0625, 1.0)
         self.width_spin.setSingleStep(0.125)
         self.width_spin.setDecimals(3)
-        self.width_spin.setValue(0.5)
-        self.width_spin.setToolTip("Channel width multiplier: smaller trains faster on a CPU")
+        self.width_spin.setValue(1.0)
+        self.width_spin.setToolTip("Channel width multiplier (of the decoder for the Lite0 model): "
+                                   "smaller trains faster on a CPU")
+        self.arch.currentIndexChanged.connect(self._arch_changed)
         self.start_from = QComboBox()
-        self.start_from.addItem("From scratch", None)
+        self.start_from.addItem("From ImageNet (pretrained encoder) / scratch", None)
         self._add_models()
         self.start_from.currentIndexChanged.connect(self._start_changed)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 10000)
-        self.epochs.setValue(20)
+        self.epochs.setValue(200)
+        self.epochs.setToolTip("At most this many epochs; the time budget usually ends the run first")
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0.5, 24 * 60)
+        self.minutes.setValue(5.0)
+        self.minutes.setSuffix(" min")
+        self.minutes.setToolTip("The learning-rate schedule runs over this time and the run ends, "
+                                "finished and evaluated, within it")
         self.scale = QComboBox()
         for v, text in SCALES:
             self.scale.addItem(text, v)
-        self.scale.setCurrentIndex(1)
         self.val_share = QSpinBox()
         self.val_share.setRange(0, 50)
         self.val_share.setSuffix(" %")
@@ -173,7 +197,8 @@ class TrainDialog(QDialog):
         form.addRow("Architecture", self.arch)
         form.addRow("Width", self.width_spin)
         form.addRow("Start", self.start_from)
-        form.addRow("Epochs", self.epochs)
+        form.addRow("Time budget", self.minutes)
+        form.addRow("Epochs (at most)", self.epochs)
         form.addRow("Image scale", self.scale)
         form.addRow("Validation share", self.val_share)
         form.addRow("Batch size", self.batch)
@@ -208,6 +233,9 @@ class TrainDialog(QDialog):
         self._arch_enabled()
         self.lr.setText("0.0001" if self.start_from.currentData() is not None else "0.001")
 
+    def _arch_changed(self) -> None:
+        self.width_spin.setValue(1.0 if self.arch.currentData() == "fcn8s-lite0" else 0.5)
+
     def _arch_enabled(self) -> None:
         """Architecture and width come from the model when fine-tuning."""
         fine_tune = self.start_from.currentData() is not None
@@ -240,7 +268,7 @@ class TrainDialog(QDialog):
         return self._running
 
     def make_config(self):
-        from segstudio.nets.train_config import TrainConfig
+        from segstudio.nets.train_config import TrainConfig, arch_defaults
 
         try:
             lr = float(self.lr.text())
@@ -254,19 +282,22 @@ class TrainDialog(QDialog):
                                  f"choose another name (e.g. {free_model_name(name)})")
         init = self.start_from.currentData()
         scale = self.scale.currentData()
+        arch = None if init else self.arch.currentData()
         out = paths.user_data_dir() / "training" / name
         n = 1
         while out.exists():  # a cancelled earlier run of that name keeps its files
             n += 1
             out = out.with_name(f"{name}-run{n}")
-        return TrainConfig(
-            arch=None if init else self.arch.currentData(),
-            width=None if init else self.width_spin.value(),
-            init=init, name=name, images=str(self.images_dir), masks=str(self.masks_dir),
-            val_fraction=self.val_share.value() / 100, labels=self.labelset.to_dict(),
-            scale=None if scale == 1.0 else scale, hflip=True, epochs=self.epochs.value(),
-            batch_size=self.batch.value(), optimizer="adamw", lr=lr, weight_decay=1e-4,
-            lr_schedule="poly", out=str(out), workers=0).validate()
+        settings = dict(arch=arch, width=None if init else self.width_spin.value(),
+                        init=init, name=name, images=str(self.images_dir), masks=str(self.masks_dir),
+                        val_fraction=self.val_share.value() / 100, labels=self.labelset.to_dict(),
+                        hflip=True, epochs=self.epochs.value(), max_minutes=self.minutes.value(),
+                        batch_size=self.batch.value(), optimizer="adamw", lr=lr, weight_decay=1e-4,
+                        lr_schedule="poly", out=str(out), workers=0)
+        if scale != "auto":
+            settings.update(scale=None if scale == 1.0 else scale, short_side=None)
+        return TrainConfig().updated(arch_defaults(arch or _model_arch(init)), "architecture defaults") \
+            .updated(settings, "training dialog")
 
     def start(self) -> None:
         if self.running():
@@ -280,7 +311,7 @@ class TrainDialog(QDialog):
         self._requested_name = cfg.name
         self.losses, self.val_miou = ([], []), ([], [])
         self.chart.clear()
-        self.bar.setRange(0, cfg.epochs)
+        self.bar.setRange(0, 1000)
         self.bar.setValue(0)
         self.status.setText("Starting…")
         self._set_running(True)
@@ -296,7 +327,7 @@ class TrainDialog(QDialog):
 
     def _set_running(self, running: bool) -> None:
         self._running = running
-        for w in (self.arch, self.width_spin, self.start_from, self.epochs, self.scale, self.val_share,
+        for w in (self.arch, self.width_spin, self.start_from, self.epochs, self.minutes, self.scale, self.val_share,
                   self.batch, self.lr, self.name, self.start_button):
             w.setEnabled(not running)
         if not running:
@@ -310,8 +341,8 @@ class TrainDialog(QDialog):
             self.status.setText(p.message)
         elif p.kind == "step":
             frac = (p.epoch - 1) + p.step / max(1, p.steps)
-            self.bar.setRange(0, 1000 * p.epochs)
-            self.bar.setValue(int(1000 * frac))
+            if p.eta_s is not None and math.isfinite(p.eta_s):  # elapsed / (elapsed + ETA): time budgets too
+                self.bar.setValue(int(1000 * p.elapsed_s / max(1e-9, p.elapsed_s + max(0.0, p.eta_s))))
             self.losses[0].append(frac)
             self.losses[1].append(p.loss)
             self.chart.set_series("loss", *self.losses, axis="left")

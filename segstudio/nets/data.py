@@ -279,7 +279,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def base_size(w: int, h: int, scale: float | None, size: tuple[int, int] | None) -> tuple[int, int]:
+def base_size(w: int, h: int, scale: float | None, size: tuple[int, int] | int | None) -> tuple[int, int]:
+    """The base resolution: a fixed `size` (W, H), a short side (an int), or `scale` times the image's."""
+    if isinstance(size, int):
+        f = size / max(1, min(w, h))
+        return max(1, round(w * f)), max(1, round(h * f))
     if size is not None:
         return size
     if scale is not None and scale != 1.0:
@@ -288,7 +292,7 @@ def base_size(w: int, h: int, scale: float | None, size: tuple[int, int] | None)
 
 
 def load_pair(sample: Sample, num_classes: int, scale: float | None = None,
-              size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+              size: tuple[int, int] | int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(H x W x 3 RGB uint8, H x W uint8 mask with non-class values set to IGNORE) at the base size."""
     img = load_image(sample.image)
     mask = read_label_png(sample.mask, expected_size=(img.shape[1], img.shape[0]), image_path=sample.image)
@@ -306,7 +310,7 @@ class SegmentationDataset(Dataset):
     same whatever the number of workers or processes."""
 
     def __init__(self, samples: list[Sample], num_classes: int, *, scale: float | None = None,
-                 size: tuple[int, int] | None = None, augment: Augment | None = None,
+                 size: tuple[int, int] | int | None = None, augment: Augment | None = None,
                  cache: bool = True, seed: int = 0):
         self.samples = list(samples)
         self.num_classes = num_classes
@@ -365,7 +369,7 @@ def pad_collate(batch):
     return xs, ys, torch.tensor([i for _, _, i in batch])
 
 
-def estimate_bytes(samples: list[Sample], scale: float | None, size: tuple[int, int] | None,
+def estimate_bytes(samples: list[Sample], scale: float | None, size: tuple[int, int] | int | None,
                    probe: int = 3) -> int:
     """Rough memory needed to cache the samples at the base resolution (4 bytes per pixel)."""
     if not samples:

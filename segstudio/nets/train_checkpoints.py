@@ -103,6 +103,8 @@ class CheckpointMixin:
     def _resolution_text(self) -> str:
         if self.cfg.size:
             return self.cfg.size
+        if self.cfg.short_side:
+            return f"short side {self.cfg.short_side}"
         return f"scale {self.cfg.scale}" if self.cfg.scale else "full"
 
     def _training_section(self, epoch: int, kind: str) -> dict:
@@ -111,7 +113,9 @@ class CheckpointMixin:
             "data": {**self.split.to_dict(), "class_weights": self.class_weights},
             # Images were resized by this before training; predict at the same scale for best results.
             "resolution": ({"size": list(parse_size(self.cfg.size))} if self.cfg.size
+                           else {"short_side": self.cfg.short_side} if self.cfg.short_side
                            else {"scale": self.cfg.scale or 1.0}),
+            "pretrained": self.card.get("training", {}).get("pretrained"),
             "epochs": epoch,
             "epochs_planned": self.cfg.epochs,
             "checkpoint": kind,

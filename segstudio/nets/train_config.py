@@ -26,6 +26,25 @@ SCHEDULES = ("poly", "step", "constant")
 REDUCTIONS = ("valid", "mean")
 SELECT_BY = ("mean_iou", "pixel_accuracy", "mean_accuracy")
 CLASS_WEIGHTS = ("none", "median-freq", "sqrt-median-freq")
+PRETRAINED = (None, "imagenet", "none")
+
+# The recipe a pretrained-encoder architecture starts from when --arch / a recipe names it (or
+# nothing names an architecture): chosen on the CamVid 0006R0 hold-out (recipes/README.md).
+PRETRAINED_RECIPE = {
+    "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "encoder_lr_mult": 0.1,
+    "crop": "320x320", "aug_scale": (0.5, 1.25), "hflip": True, "color_jitter": 0.2, "gamma": 0.2,
+    "class_weights": "sqrt-median-freq", "batch_size": 8, "short_side": 360,
+    # the poly schedule runs over 10 minutes, or 200 epochs if they take less (a few dozen images)
+    "epochs": 200, "max_minutes": 10.0,
+}
+
+
+def arch_defaults(arch: str | None) -> dict:
+    """Settings that differ from the built-in defaults for `arch` (a pretrained encoder trains
+    with AdamW, a lower encoder learning rate and crops; the VGG networks keep the old ones)."""
+    from segstudio.nets import PRETRAINED_ARCHS
+
+    return dict(PRETRAINED_RECIPE) if arch in PRETRAINED_ARCHS else {}
 
 
 @dataclass
@@ -36,6 +55,7 @@ class TrainConfig:
     arch_options: dict = field(default_factory=dict)
     name: str | None = None  # model name in the card (default: arch-labelset)
     init: str | None = None  # checkpoint to fine-tune from (partial loading)
+    pretrained: str | None = None  # "imagenet" or "none"; None: ImageNet where the arch has such weights
     # data
     data: str | None = None  # data root, VOC or CamVid layout
     images: str | None = None
@@ -50,6 +70,7 @@ class TrainConfig:
     # resolution and augmentation
     scale: float | None = None  # base resize factor applied to every image
     size: str | None = None  # or a fixed base size "WxH"
+    short_side: int | None = None  # or resize every image to this short side (images of any size)
     crop: str | None = None  # random crop "WxH" of the (scaled) image
     aug_scale: tuple[float, float] = (1.0, 1.0)  # random rescale range
     hflip: bool = False
@@ -64,6 +85,7 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    encoder_lr_mult: float = 1.0  # learning-rate factor of a pretrained encoder's parameters
     lr_schedule: str = "poly"
     poly_power: float = 0.9
     step_size: int = 30  # epochs between LR drops (step schedule)
@@ -84,7 +106,7 @@ class TrainConfig:
     workers: int | None = None  # DataLoader workers (None: 0 when cached, else up to 2)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     cache: bool | None = None  # keep decoded images in memory (None: when they fit in 4 GB)
-    max_minutes: float | None = None  # time budget; ends cleanly, final evaluation included
+    max_minutes: float | None = None  # time budget: the poly schedule runs over it, final evaluation included
 
     def validate(self) -> "TrainConfig":
         def bad(msg):
@@ -106,6 +128,8 @@ class TrainConfig:
             bad(f"lr must be positive, got {self.lr}")
         if self.scale is not None and not 0 < self.scale <= 4:
             bad(f"scale must be in (0, 4], got {self.scale}")
+        if self.short_side is not None and not (isinstance(self.short_side, int) and 8 <= self.short_side <= 8192):
+            bad(f"short_side must be a whole number of pixels in 8..8192, got {self.short_side!r}")
         if not 0 <= self.val_fraction < 1:
             bad(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         lo, hi = self.aug_scale
@@ -118,6 +142,10 @@ class TrainConfig:
             bad(f"class_weight_cap must be positive, got {self.class_weight_cap}")
         if not (self.gamma >= 0 and 0 <= self.blur <= 1 and self.noise >= 0 and self.color_jitter >= 0):
             bad("color_jitter, gamma and noise must be >= 0 and blur a probability in [0, 1]")
+        if self.pretrained not in PRETRAINED:
+            bad(f"pretrained must be one of {', '.join(p for p in PRETRAINED if p)}, got {self.pretrained!r}")
+        if not self.encoder_lr_mult >= 0:
+            bad(f"encoder_lr_mult must be >= 0, got {self.encoder_lr_mult}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             bad(f"max_minutes must be positive, got {self.max_minutes}")
         return self

@@ -14,6 +14,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from segstudio.core.labels import LabelSet, resolve_labelset
 
+from . import PRETRAINED_ARCHS
 from .data import (Augment, DataSplit, SegmentationDataset, class_pixel_counts, estimate_bytes,
                    median_frequency_weights, pad_collate, parse_size, tempered_weights)
 from .train_config import ConfigError, TrainConfig
@@ -93,7 +94,18 @@ def build_model(cfg: TrainConfig, labelset: LabelSet, name: str, log=None):
             raise ConfigError("no architecture: give --arch (fcn8s, segnet-basic, ...) or --init a checkpoint")
         arch, width, options = cfg.arch, cfg.width if cfg.width is not None else 1.0, dict(cfg.arch_options)
         model = build(arch, labelset.num_classes, width, **options)
-    card = make_card(arch, width, labelset, input_norm=input_norm, name=name, arch_options=options)
+    training = {}
+    if arch in PRETRAINED_ARCHS:
+        from .pretrained import LITE0_IMAGENET, load_encoder
+
+        input_norm = input_norm or LITE0_IMAGENET.input_norm
+        if not cfg.init and cfg.pretrained != "none":
+            n = load_encoder(model.encoder, LITE0_IMAGENET)
+            training["pretrained"] = f"{LITE0_IMAGENET.name} ImageNet ({LITE0_IMAGENET.licence})"
+            if log:
+                log(f"encoder: {LITE0_IMAGENET.name} ImageNet weights ({n} tensors, sha256 verified)")
+    card = make_card(arch, width, labelset, input_norm=input_norm, name=name, arch_options=options,
+                     training=training)
     return model, card, report
 
 
@@ -106,7 +118,7 @@ def augmentation(cfg: TrainConfig) -> Augment:
 def make_datasets(cfg: TrainConfig, split: DataSplit, k: int):
     """(augmented train, plain train, val, {extra name: dataset}, cached?); the plain training
     set shares the decoded pairs of the augmented one (for BN statistics)."""
-    size = parse_size(cfg.size) if cfg.size else None
+    size = parse_size(cfg.size) if cfg.size else cfg.short_side
     everything = split.train + split.val + [s for v in split.extra.values() for s in v]
     cache = cfg.cache
     if cache is None:
@@ -163,6 +175,8 @@ def class_weights(cfg: TrainConfig, samples, k: int, log=None) -> list[float] | 
 def input_resize(cfg: TrainConfig, split: DataSplit) -> float:
     """The factor the predictor should shrink images by: --scale, or what --size means for
     training images that all have one size and aspect ratio (else 1: predict at full size)."""
+    if cfg.short_side and not cfg.size:
+        return 1.0  # images of any size: the card's train_short_side tells the predictor
     if not cfg.size:
         return float(cfg.scale or 1.0)
     from segstudio.core.imageio import image_size
@@ -181,6 +195,9 @@ def train_short_side(cfg: TrainConfig, split: DataSplit) -> int | None:
     resolution times the geometric middle of the random rescale range (None for mixed sizes)."""
     from segstudio.core.imageio import image_size
 
+    middle = math.sqrt(cfg.aug_scale[0] * cfg.aug_scale[1])
+    if cfg.short_side and not cfg.size:
+        return round(cfg.short_side * middle)
     sizes = {image_size(s.image) for s in split.train[:: max(1, len(split.train) // 8)]}
     if len(sizes) != 1:
         return None
@@ -189,4 +206,4 @@ def train_short_side(cfg: TrainConfig, split: DataSplit) -> int | None:
         w, h = parse_size(cfg.size)
     else:
         w, h = w0 * (cfg.scale or 1.0), h0 * (cfg.scale or 1.0)
-    return round(min(w, h) * math.sqrt(cfg.aug_scale[0] * cfg.aug_scale[1]))
+    return round(min(w, h) * middle)

@@ -44,7 +44,7 @@ from .data import find_data
 from .train_checkpoints import STATE_SUFFIX, CheckpointMixin
 from .train_config import ConfigError, TrainConfig
 from .train_loss import segmentation_loss
-from .train_optim import lr_at, make_optimizer, set_lr
+from .train_optim import lr_at, lr_by_time, make_optimizer, set_lr
 from .train_report import Progress, TrainingError, TrainResult, bn_layers, hardware, utc_now
 
 __all__ = ["Trainer", "train", "Progress", "TrainResult", "TrainingError", "STATE_SUFFIX"]
@@ -274,13 +274,18 @@ class Trainer(CheckpointMixin):
                 return "cancelled" if cancelled else "time budget"
             t = time.monotonic()
             lr = lr_at(cfg, epoch, step, steps)
+            if self.budget is not None:  # the schedule runs over the time budget: it ends finished, not cut
+                lr = min(lr, lr_by_time(cfg, (t - self.t0) / max(1.0, self.budget - self._final_reserve())))
             loss_v = self._step(model, x, y, lr, epoch, step)
+            self.last_lr = lr
             seen += x.shape[0] * ctx.world_size
             self.step_times.append(time.monotonic() - t)
             elapsed = time.monotonic() - epoch_t0
             remaining = (steps - step - 1 + (cfg.epochs - epoch - 1) * steps) * elapsed / (step + 1)
             if self.val_loader is not None:
                 remaining += self.val_time * ((cfg.epochs - epoch - 1) // cfg.val_every + 1)
+            if self.budget is not None:
+                remaining = min(remaining, self.budget - (time.monotonic() - self.t0))
             self._emit(Progress("step", epoch=epoch + 1, epochs=cfg.epochs, step=step + 1, steps=steps,
                                 loss=loss_v, lr=lr, images_per_s=seen / max(elapsed, 1e-9),
                                 eta_s=remaining, elapsed_s=time.monotonic() - self.t0))
@@ -312,7 +317,7 @@ class Trainer(CheckpointMixin):
                                                     device=ctx.device))
         mean_loss = float(mean_loss[0] / max(1.0, float(mean_loss[1])))
         took = time.monotonic() - self.epoch_t0
-        record = {"epoch": epoch + 1, "loss": mean_loss, "lr": lr_at(cfg, epoch, steps - 1, steps),
+        record = {"epoch": epoch + 1, "loss": mean_loss, "lr": self.last_lr,
                   "train_s": round(took, 2), "images_per_s": round(self.seen / max(took, 1e-9), 3)}
         val = None
         if self.val_loader is not None and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):

@@ -155,3 +155,32 @@ def test_closing_the_dialog_mid_run_stops_the_trainer(qtbot, folder):
     assert not dlg.runner.thread.is_alive() and dlg.runner.cancel_requested()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10000)
     assert dlg.result is not None and dlg.result.stopped == "cancelled", dlg.status.text()
+
+
+@pytest.mark.slow  # trains a network
+def test_the_defaults_train_the_pretrained_model_within_the_time_budget_and_list_it(make_window, qtbot, folder):
+    """Untouched settings: FCN-8s on the ImageNet Lite0 encoder, a time budget, the new model in the menu."""
+    win = make_window(folder / "images", labels=SHAPES_LABELSET, masks=folder / "masks")
+    win.act_train.trigger()
+    from segstudio.gui.train_dialog import TrainDialog
+
+    dlg = next(d for d in win.dialogs.open_dialogs if isinstance(d, TrainDialog))
+    assert dlg.arch.currentData() == "fcn8s-lite0" and dlg.width_spin.value() == 1.0
+    assert dlg.scale.currentData() == "auto" and dlg.minutes.value() == 5.0
+    cfg = dlg.make_config()
+    assert (cfg.arch, cfg.encoder_lr_mult, cfg.short_side, cfg.max_minutes) == ("fcn8s-lite0", 0.1, 360, 5.0)
+    dlg.minutes.setValue(0.5)  # the run ends, finished, within half a minute
+    dlg.scale.setCurrentIndex(dlg.scale.findData(1.0))  # the 32x24 images at their own size
+    dlg.name.setText("lite-shapes")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=120000)
+    assert dlg.result.stopped in ("finished", "time budget") and dlg.result.wall_time_s < 45
+    assert dlg.bar.value() == dlg.bar.maximum()
+    expected = paths.user_models_dir() / "lite-shapes.safetensors"
+    assert win.prediction.model_path == expected and expected in [p for _, p in win.prediction.models]
+    _, card = load_checkpoint(expected)
+    assert card["arch"] == "fcn8s-lite0" and card["training"]["pretrained"].startswith("EfficientNet-Lite0")
+    with qtbot.waitSignal(win.predictionFinished, timeout=30000):
+        win.act_predict.trigger()
+    assert win.canvas.labels.max() < 3
+    dlg.close()

@@ -41,7 +41,8 @@ def _random_model(arch: str, seed: int = 0):
     # unpools a few values elsewhere there, and a random net's near-tied logits flip (measured:
     # up to 0.06 % of the pixels for some seeds; adding 1e-3 noise to the input removes it). The
     # exact check of the graph is the logits comparison on random input in the test below.
-    classifier = {"segnet": "conv1_1_D", "segnet-basic": "conv_classifier"}.get(arch, "score_fr")
+    classifier = {"segnet": "conv1_1_D", "segnet-basic": "conv_classifier",
+                  "fcn8s-lite0": "classifier"}.get(arch, "score_fr")
     torch.nn.init.normal_(getattr(model, classifier).bias, std=1.0)
     card = make_card(arch, width, preset("camvid"), name=f"tiny-{arch}",
                      input_norm={"channel_order": "RGB", "scale": 1 / 255, "mean": [0.4, 0.4, 0.4],
