@@ -462,8 +462,12 @@ def main() -> int:
     ap.add_argument("--gpu-batch", type=int, default=8)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--worker", nargs=3, metavar=("ARCH", "H", "W"), help=argparse.SUPPRESS)
-    ap.add_argument("--only", choices=["shipped", "archs"], default=None,
-                    help="shipped: only the CPU paths of the shipped models; archs: only the random-weight archs")
+    ap.add_argument("--only", choices=["shipped", "archs", "default"], default=None,
+                    help="shipped: only the CPU paths of the shipped models; archs: only the random-weight archs; "
+                         "default: only the default model against the previous one (inference_default.py)")
+    ap.add_argument("--default-new", default="fcn8s-lite0-camvid", help="the default model (name or path)")
+    ap.add_argument("--default-old", default="segnet-basic-camvid", help="the model it replaced")
+    ap.add_argument("--default-n", type=int, default=8, help="timed frames per model and backend")
     ap.add_argument("--shipped-n", type=int, default=6, help="timed frames per shipped model and CPU path")
     ap.add_argument("--shipped-worker", help=argparse.SUPPRESS)
     ap.add_argument("--predict-all", type=int, default=24, help="CamVid files for the Predict All comparison")
@@ -493,6 +497,11 @@ def main() -> int:
     print(f"torch {info['torch']}, {info['cores']} cores, {info['cpu_threads']} torch threads, "
           f"GPU: {info['gpu_name'] or 'none (GPU section skipped)'}", flush=True)
     out = {"benchmark": "inference", **info, "iters": args.iters}
+    if args.only in (None, "default"):
+        from inference_default import default_section
+
+        images, _ = _images(360, 480, args.default_n + 1)
+        out["default"] = default_section(args.default_new, args.default_old, images, 2)
     if args.only in (None, "shipped"):
         out["shipped_cpu"] = shipped_section(args.shipped_n) if args.shipped_n else []
         out["predict_all"] = (predict_all_section(args.predict_all, args.predict_all_rounds) if args.predict_all

@@ -41,11 +41,11 @@ from segstudio.core.output_guard import refuse_input_folder
 
 from . import train_dist, train_eval, train_setup
 from .data import find_data
-from .train_checkpoints import STATE_SUFFIX, CheckpointMixin
+from .train_checkpoints import STATE_SUFFIX, CheckpointStore, RunInfo, RunRecord, load_state, resolution_text
 from .train_config import ConfigError, TrainConfig
 from .train_loss import segmentation_loss
 from .train_optim import lr_at, lr_by_time, make_optimizer, set_lr
-from .train_report import Progress, TrainingError, TrainResult, bn_layers, hardware, utc_now
+from .train_report import Progress, TrainingError, TrainResult, bn_layers, hardware
 
 __all__ = ["Trainer", "train", "Progress", "TrainResult", "TrainingError", "STATE_SUFFIX"]
 
@@ -56,8 +56,10 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class Trainer(CheckpointMixin):
-    """One training run. Construct, then call `run()` (blocking)."""
+class Trainer:
+    """One training run. Construct, then call `run()` (blocking). It holds a `CheckpointStore`
+    (`self.store`) that writes the checkpoints and the training state, and a `RunRecord`
+    (`self.record`) of the counters it keeps."""
 
     def __init__(self, config: TrainConfig, progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None, resume: str | Path | None = None,
@@ -86,7 +88,7 @@ class Trainer(CheckpointMixin):
         if self.ctx.is_main:
             if self.log_cb is not None:
                 self.log_cb(msg)
-            self._emit(Progress("status", message=msg, elapsed_s=time.monotonic() - self.t0))
+            self._emit(Progress("status", message=msg, elapsed_s=self.record.elapsed()))
 
     def model_name(self, arch: str, labelset) -> str:
         return self.cfg.name or f"{arch}-{labelset.name or 'custom'}"
@@ -109,18 +111,15 @@ class Trainer(CheckpointMixin):
             torch.set_num_threads(threads)  # the caller's process (GUI, tests) keeps its setting
             self.ctx.close()
 
+    @property
+    def best_epoch(self) -> int:
+        return self.record.best_epoch
+
     def _reset(self) -> None:
-        self.t0 = time.monotonic()
-        self.prior_wall = 0.0
-        self.started = utc_now()
-        self.history: list[dict] = []
-        self.best_score, self.best_epoch = -math.inf, 0
-        self.bn_done: set[str] = set()
-        self.best_saved: Path | None = None
+        self.record = RunRecord()
         self.best_state = None
         self.best_metrics: dict = {}
         self.class_weights = None
-        self.extra_metrics: dict[str, dict] = {}
         self.step_times: list[float] = []
         self.val_time = 0.0
 
@@ -173,7 +172,7 @@ class Trainer(CheckpointMixin):
         self._log(f"{self.card['arch']} width {self.card.get('width')} · {k} classes · "
                   f"{len(self.split.train)} training / {len(self.split.val)} {self.split.val_name} images"
                   + "".join(f" / {len(v)} {n} images" for n, v in self.split.extra.items())
-                  + f" · {self._resolution_text()} · {ctx.device}"
+                  + f" · {resolution_text(cfg)} · {ctx.device}"
                   + (f" · {ctx.world_size} processes" if ctx.distributed else ""))
         if ctx.distributed:
             print(f"[rank {ctx.rank}/{ctx.world_size}] {len(train_ds)} training images, "
@@ -183,6 +182,9 @@ class Trainer(CheckpointMixin):
             for ds in (train_ds, val_ds, *extra_ds.values()):
                 ds.preload()
         self.class_weights = train_setup.class_weights(cfg, train_ds.samples, k, self._log)
+        info = RunInfo(cfg, self.labelset, self.split, self.input_resize, self.short_side, self.hardware,
+                       self.class_weights, self.card.get("training", {}).get("pretrained"))
+        self.store = CheckpointStore(self.out, self.name, info, self.record, ctx.is_main, self._emit)
         self.weight = (None if self.class_weights is None
                        else torch.tensor(self.class_weights, dtype=torch.float32, device=ctx.device))
         self.norm = train_eval.make_normaliser(self.card, ctx.device, self.channels_last)
@@ -210,13 +212,14 @@ class Trainer(CheckpointMixin):
         from .checkpoint import read_card
         from .safeload import load_safetensors
 
-        start = self._load_state(self.optimizer)
+        start = load_state(self.resume_path, self.optimizer, self.record)
         self._log(f"resuming after epoch {start} of {self.cfg.epochs} (best {self.cfg.select_by} "
-                  f"{self.best_score:.4f} at epoch {self.best_epoch})")
-        if self.split.val and self.ckpt_path("best").is_file():
-            self.best_saved = self.ckpt_path("best")
-            self.best_metrics = dict(read_card(self.best_saved).get("metrics", {}))
-            self.best_state, _ = load_safetensors(self.best_saved)
+                  f"{self.record.best_score:.4f} at epoch {self.record.best_epoch})")
+        best = self.store.path("best")
+        if self.split.val and best.is_file():
+            self.store.best_saved = best
+            self.best_metrics = dict(read_card(best).get("metrics", {}))
+            self.best_state, _ = load_safetensors(best)
         return start
 
     def _run(self) -> TrainResult:
@@ -242,14 +245,15 @@ class Trainer(CheckpointMixin):
             self._log(f"stopped ({stopped}) during epoch {epoch + 1}; {epochs_done} epoch(s) complete")
         last_metrics = self._finish(stopped, epochs_done)
         ctx.barrier()
-        result = TrainResult(best_path=self.best_saved if self.split.val else self.ckpt_path("last"),
-                             last_path=self.ckpt_path("last"), epochs_done=epochs_done, stopped=stopped,
+        rec, store = self.record, self.store
+        result = TrainResult(best_path=store.best_saved if self.split.val else store.path("last"),
+                             last_path=store.path("last"), epochs_done=epochs_done, stopped=stopped,
                              best_metrics=self.best_metrics, last_metrics=last_metrics,
-                             history=self.history, wall_time_s=self.prior_wall + time.monotonic() - self.t0,
-                             extra_metrics=self.extra_metrics.get("best", {}))
+                             history=rec.history, wall_time_s=rec.wall_time(),
+                             extra_metrics=rec.extra_metrics.get("best", {}))
         self._emit(Progress("done", epoch=epochs_done, epochs=cfg.epochs, val=last_metrics or None,
                             path=str(result.best_path or result.last_path), message=stopped,
-                            elapsed_s=time.monotonic() - self.t0))
+                            elapsed_s=rec.elapsed()))
         return result
 
     def _final_reserve(self) -> float:
@@ -268,14 +272,14 @@ class Trainer(CheckpointMixin):
         self.loss_sum, self.loss_n, seen = 0.0, 0, 0
         self.epoch_t0 = epoch_t0 = time.monotonic()
         for step, (x, y, _) in enumerate(self.train_loader):
-            over = self.budget is not None and (time.monotonic() - self.t0 + self._final_reserve()) > self.budget
+            over = self.budget is not None and (self.record.elapsed() + self._final_reserve()) > self.budget
             cancelled, over = ctx.any_flags(self.cancel.is_set(), over)
             if cancelled or over:
                 return "cancelled" if cancelled else "time budget"
             t = time.monotonic()
             lr = lr_at(cfg, epoch, step, steps)
             if self.budget is not None:  # the schedule runs over the time budget: it ends finished, not cut
-                lr = min(lr, lr_by_time(cfg, (t - self.t0) / max(1.0, self.budget - self._final_reserve())))
+                lr = min(lr, lr_by_time(cfg, self.record.elapsed() / max(1.0, self.budget - self._final_reserve())))
             loss_v = self._step(model, x, y, lr, epoch, step)
             self.last_lr = lr
             seen += x.shape[0] * ctx.world_size
@@ -285,10 +289,10 @@ class Trainer(CheckpointMixin):
             if self.val_loader is not None:
                 remaining += self.val_time * ((cfg.epochs - epoch - 1) // cfg.val_every + 1)
             if self.budget is not None:
-                remaining = min(remaining, self.budget - (time.monotonic() - self.t0))
+                remaining = min(remaining, self.budget - self.record.elapsed())
             self._emit(Progress("step", epoch=epoch + 1, epochs=cfg.epochs, step=step + 1, steps=steps,
                                 loss=loss_v, lr=lr, images_per_s=seen / max(elapsed, 1e-9),
-                                eta_s=remaining, elapsed_s=time.monotonic() - self.t0))
+                                eta_s=remaining, elapsed_s=self.record.elapsed()))
         self.seen = seen
         return "finished"
 
@@ -325,64 +329,65 @@ class Trainer(CheckpointMixin):
             val = self.evaluate(self.raw_model, self.val_loader, self.norm, self.k)
             self.val_time = time.monotonic() - tv
             record["val"] = {kk: val[kk] for kk in train_eval.FIGURES}
-        self.history.append(record)
+        self.record.history.append(record)
         if ctx.is_main:
             with open(self.out / "train-log.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
         self._emit(Progress("epoch", epoch=epoch + 1, epochs=cfg.epochs, step=steps, steps=steps,
                             loss=mean_loss, lr=record["lr"], val=record.get("val"),
-                            images_per_s=record["images_per_s"], elapsed_s=time.monotonic() - self.t0))
+                            images_per_s=record["images_per_s"], elapsed_s=self.record.elapsed()))
         if val is not None:
             self._consider_best(val, epoch + 1)
         self.last_metrics = val or {}
-        self._save("last", self.raw_model, self.card, val, epoch + 1)
-        self._save_state(self.optimizer, epoch + 1)
+        self.store.save("last", self.raw_model, self.card, val, epoch + 1)
+        self.store.save_state(self.optimizer, epoch + 1)
         ctx.barrier()
 
     def _consider_best(self, val: dict, epoch: int, bn: bool = False) -> bool:
         score = val[self.cfg.select_by]
         score = -math.inf if score is None or math.isnan(score) else score
-        if score <= self.best_score and not (bn and score == self.best_score):
+        rec = self.record
+        if score <= rec.best_score and not (bn and score == rec.best_score):
             return False
-        self.best_score, self.best_epoch, self.best_metrics = score, epoch, val
+        rec.best_score, rec.best_epoch, self.best_metrics = score, epoch, val
         self.best_state = {n: t.detach().cpu().clone() for n, t in self.raw_model.state_dict().items()}
         if bn:
-            self.bn_done.add("best")
-        self._save("best", self.raw_model, self.card, val, epoch)
+            rec.bn_done.add("best")
+        self.store.save("best", self.raw_model, self.card, val, epoch)
         return True
 
     def _finish(self, stopped: str, epochs_done: int) -> dict:
         """BN statistics over the training set, the final evaluation and checkpoints; the extra
         splits (standard val beside held-out sequences) evaluated on the best weights."""
-        model, cfg = self.raw_model, self.cfg
+        model, cfg, store, rec = self.raw_model, self.cfg, self.store, self.record
         last_metrics = getattr(self, "last_metrics", {})
         if stopped == "cancelled":  # leave a usable checkpoint quickly: the current weights as they are
-            self._save("last", model, self.card, last_metrics or None, epochs_done)
-            self._save_state(self.optimizer, epochs_done)
+            store.save("last", model, self.card, last_metrics or None, epochs_done)
+            store.save_state(self.optimizer, epochs_done)
             return last_metrics
         with_bn = cfg.bn_recompute and bool(bn_layers(model))
         if with_bn:
             self._log("recomputing batch-norm statistics on the training set")
             self.recompute_bn(model, self.plain_loader, self.norm)
-            self.bn_done.add("last")
+            rec.bn_done.add("last")
         if self.val_loader is not None:
             last_metrics = self.evaluate(model, self.val_loader, self.norm, self.k)
-        self._save("last", model, self.card, last_metrics or None, epochs_done)
-        self._save_state(self.optimizer, epochs_done)
+        store.save("last", model, self.card, last_metrics or None, epochs_done)
+        store.save_state(self.optimizer, epochs_done)
         if self.val_loader is None:
             return last_metrics
         if not self._consider_best(last_metrics, epochs_done, bn=True) and self.best_state is not None and with_bn:
             model.load_state_dict(self.best_state)
             self.recompute_bn(model, self.plain_loader, self.norm)
             m = self.evaluate(model, self.val_loader, self.norm, self.k)
-            if not self._consider_best(m, self.best_epoch, bn=True):
+            if not self._consider_best(m, rec.best_epoch, bn=True):
                 model.load_state_dict(self.best_state)
         elif self.best_state is not None:
             model.load_state_dict(self.best_state)
-        if self.extra_loaders and self.best_saved is not None:
-            self.extra_metrics["best"] = {n: self.evaluate(model, ld, self.norm, self.k)
-                                         for n, ld in self.extra_loaders.items()}
-            self._save("best", model, self.card, self.best_metrics, self.best_epoch)
+        if self.extra_loaders and store.best_saved is not None:
+            rec.extra_metrics["best"] = {n: self.evaluate(model, ld, self.norm, self.k)
+                                        for n, ld in self.extra_loaders.items()}
+            store.save("best", model, self.card, self.best_metrics, rec.best_epoch)
         return last_metrics
 
 
