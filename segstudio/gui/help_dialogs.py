@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QKeySequence, QTextDocument
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow,
                                QMenu, QPushButton, QTableWidget, QTableWidgetItem, QTextBrowser, QVBoxLayout,
                                QWidget)
@@ -178,6 +178,26 @@ class GuideBrowser(QTextBrowser):
                              "Go back to the guide with Back or Contents.")
             return
         super().doSetSource(name, type)
+        self._fit_images()
+
+    def _fit_images(self) -> None:
+        """Screenshots fit the page's width (shared between a table's columns) instead of needing a sideways scroll."""
+        width = max(320, self.viewport().width() - 60)
+        cursor = QTextCursor(self.document())
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.charFormat().isImageFormat():
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                    table = cursor.currentTable()
+                    image = fragment.charFormat().toImageFormat()
+                    image.setWidth(width / (table.columns() if table is not None else 1))
+                    cursor.setCharFormat(image)
+                it += 1
+            block = block.next()
 
 
 class UserGuideDialog(QDialog):

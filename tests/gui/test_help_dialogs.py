@@ -120,6 +120,11 @@ def test_help_user_guide_opens_the_guide_and_follows_its_links(make_window, qtbo
     assert "Protect other classes" in dialog.browser.toPlainText()
     shot = dialog.browser.loadResource(QTextDocument.ResourceType.ImageResource.value, QUrl("../screenshot-eval.png"))
     assert not QImage.fromData(shot).isNull()
+    # Screenshots, two to a table row too, fit the page's width: no sideways scrolling.
+    dialog.browser.setSource(QUrl("assisted.md"))
+    assert dialog.browser.toPlainText().startswith("Assisted correction")
+    assert dialog.browser.horizontalScrollBar().maximum() == 0
+    dialog.browser.backward()
     dialog.browser.backward()
     assert "segstudio user guide" in dialog.browser.toPlainText()
 
