@@ -1,13 +1,10 @@
-"""The evaluation and training charts, on pyqtgraph: per-class bars, a confusion heatmap, line plots.
+"""Small charts drawn with QPainter: per-class bars, a confusion heatmap, line plots.
 
-pyqtgraph (pure Python over the Qt binding and numpy) gives what the former
-QPainter charts did not: hover a bar, a cell or a point for its value, turn the
-wheel to zoom, drag to pan, right-click → View All. It loads with the dialogs
-that show charts, never at startup (tests/gui/test_startup_imports.py).
-
-Each chart keeps its data and builds its plot from it (`_populate`), so
-`save_png` lays out an offscreen copy at the export size (900x560 by default)
-instead of scaling the picture on screen.
+Three simple charts do not justify a dependency: QtCharts lives in the large
+PySide6-Addons wheel (segstudio needs only PySide6-Essentials) and matplotlib
+would add tens of megabytes and a second event-loop integration. Each chart is
+a QWidget whose drawing routine paints onto any QPaintDevice, so `save_png`
+renders the same picture off screen at a chosen size.
 
     BarChart      horizontal bars, one per class (e.g. per-class IoU)
     HeatmapChart  a square matrix with row / column names (e.g. confusion)
@@ -20,15 +17,15 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QEventLoop, QIODevice, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QCursor, QImage, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsRectItem, QSizePolicy, QToolTip, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from segstudio.core.atomic import atomic_write_bytes
 
 SERIES_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+AXIS_COLOR = QColor("#555555")
+GRID_COLOR = QColor("#e4e4e4")
 TEXT_COLOR = QColor("#222222")
 
 
@@ -36,22 +33,37 @@ def _finite(v) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _color(c) -> QColor:
-    return QColor(*c) if isinstance(c, (tuple, list)) else QColor(c)
+def _nice_step(span: float, target_ticks: int = 5) -> float:
+    """A 1-2-5 step giving about `target_ticks` intervals over `span`."""
+    if span <= 0 or not math.isfinite(span):
+        return 1.0
+    raw = span / max(1, target_ticks)
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * mag >= raw:
+            return m * mag
+    return 10 * mag
 
 
-class _Chart(pg.PlotWidget):
-    """Common plumbing: white background, title, hover tool tips, `save_png`."""
+def _fmt_tick(v: float, step: float) -> str:
+    if step >= 1 and abs(v - round(v)) < 1e-9:
+        return f"{int(round(v))}"
+    exp = math.floor(math.log10(step))
+    mantissa = step / 10 ** exp
+    decimals = max(0, -exp + (1 if abs(mantissa - 2.5) < 1e-6 else 0))
+    return f"{v:.{min(decimals, 6)}f}"
+
+
+class _Chart(QWidget):
+    """Common plumbing: title, background, `save_png`."""
 
     default_export_size = QSize(900, 560)
 
-    def __init__(self, parent: QWidget | None = None, title: str = "", **kw) -> None:
-        super().__init__(parent, background="w")
-        self._title, self._kw = title, kw
+    def __init__(self, parent: QWidget | None = None, title: str = "") -> None:
+        super().__init__(parent)
+        self._title = title
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
-        self.scene().sigMouseMoved.connect(self._hover)
-        self._populate()
 
     def title(self) -> str:
         return self._title
@@ -59,49 +71,28 @@ class _Chart(pg.PlotWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(480, 320)
 
-    def _populate(self) -> None:
-        """Rebuild the plot from the chart's data."""
-        plot = self.getPlotItem()
-        plot.clear()
-        plot.setTitle(f"<b>{self._title}</b>" if self._title else None, color=TEXT_COLOR)
-        for side in ("left", "bottom", "right"):
-            plot.getAxis(side).setTextPen(TEXT_COLOR)
-        self._draw(plot)
-
-    def _draw(self, plot: pg.PlotItem) -> None:
-        raise NotImplementedError
-
-    def hover_text(self, x: float, y: float) -> str | None:
-        """The tool tip at data coordinates (x, y), or None."""
-        return None
-
-    def _hover(self, scene_pos) -> None:
-        vb = self.getPlotItem().getViewBox()
-        text = None
-        if vb.sceneBoundingRect().contains(scene_pos):
-            p = vb.mapSceneToView(scene_pos)
-            text = self.hover_text(p.x(), p.y())
-        if text:
-            QToolTip.showText(QCursor.pos(), text, self)
-        else:
-            QToolTip.hideText()
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        try:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self.draw(p, QRectF(0, 0, self.width(), self.height()))
+        finally:
+            p.end()
 
     def render_image(self, size: QSize | None = None) -> QImage:
-        """The chart laid out off screen at `size` (default: widget size, at least 900x560), as an RGB image."""
-        size = size or self.size().expandedTo(self.default_export_size)
-        copy = type(self)(title=self._title, **self._kw)
-        copy.__dict__.update({k: v for k, v in self.__dict__.items() if k.startswith("_d_")})
-        copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
-        copy.resize(size)
-        copy.show()
-        copy._populate()
-        for _ in range(3):  # the axes size themselves to their tick labels over a few layout passes
-            QApplication.sendPostedEvents()
-            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-        image = copy.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-        copy.close()
-        copy.deleteLater()
-        return image
+        """The chart drawn off screen into an RGB image of `size` (default: widget size, at least 900x560)."""
+        if size is None:
+            size = self.size().expandedTo(self.default_export_size)
+        img = QImage(size, QImage.Format.Format_RGB32)
+        img.fill(QColor("white"))
+        p = QPainter(img)
+        try:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setFont(self.font())
+            self.draw(p, QRectF(0, 0, size.width(), size.height()))
+        finally:
+            p.end()
+        return img
 
     def save_png(self, path: str | Path, size: QSize | None = None) -> Path:
         """Write the chart as a PNG file (atomically); returns the path."""
@@ -115,10 +106,27 @@ class _Chart(pg.PlotWidget):
         atomic_write_bytes(path, bytes(buf.data()))
         return path
 
-    def _empty(self, plot: pg.PlotItem, text: str = "no data") -> None:
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
-        plot.addItem(pg.TextItem(text, color="#555555", anchor=(0.5, 0.5)))
+    # --- drawing helpers -----------------------------------------------------
+    def draw(self, p: QPainter, rect: QRectF) -> None:
+        p.fillRect(rect, QColor("white"))
+
+    def _draw_title(self, p: QPainter, rect: QRectF) -> float:
+        """Draw the title at the top of `rect`; return the height it used."""
+        if not self._title:
+            return 4.0
+        f = QFont(p.font())
+        f.setBold(True)
+        p.save()
+        p.setFont(f)
+        p.setPen(TEXT_COLOR)
+        h = QFontMetrics(f).height() + 8
+        p.drawText(QRectF(rect.left(), rect.top() + 2, rect.width(), h), Qt.AlignmentFlag.AlignCenter, self._title)
+        p.restore()
+        return h
+
+    def _empty(self, p: QPainter, rect: QRectF, text: str = "no data") -> None:
+        p.setPen(AXIS_COLOR)
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class BarChart(_Chart):
@@ -128,64 +136,85 @@ class BarChart(_Chart):
     """
 
     def __init__(self, parent: QWidget | None = None, title: str = "") -> None:
-        self._d_labels: list[str] = []
-        self._d_values: list[float | None] = []
-        self._d_colors: list[QColor] = []
-        self._d_maximum, self._d_fmt = 1.0, "{:.1%}"
         super().__init__(parent, title)
+        self._labels: list[str] = []
+        self._values: list[float | None] = []
+        self._colors: list[QColor] = []
+        self._maximum = 1.0
+        self._fmt = "{:.1%}"
 
     def set_data(self, labels: Sequence[str], values: Sequence[float | None],
                  colors: Sequence | None = None, maximum: float | None = 1.0,
                  value_format: str = "{:.1%}") -> None:
         if len(labels) != len(values):
             raise ValueError(f"{len(labels)} labels but {len(values)} values")
-        self._d_labels = [str(s) for s in labels]
-        self._d_values = [float(v) if _finite(v) else None for v in values]
-        self._d_colors = [QColor(SERIES_COLORS[0])] * len(labels) if colors is None else [_color(c) for c in colors]
-        finite = [v for v in self._d_values if v is not None]
-        self._d_maximum = maximum if maximum is not None else (max(finite) if finite else 1.0) or 1.0
-        self._d_fmt = value_format
-        self._populate()
+        self._labels = [str(s) for s in labels]
+        self._values = [float(v) if _finite(v) else None for v in values]
+        if colors is None:
+            self._colors = [QColor(SERIES_COLORS[0])] * len(labels)
+        else:
+            self._colors = [QColor(*c) if isinstance(c, (tuple, list)) else QColor(c) for c in colors]
+        finite = [v for v in self._values if v is not None]
+        self._maximum = maximum if maximum is not None else (max(finite) if finite else 1.0) or 1.0
+        self._fmt = value_format
+        self.update()
 
     def labels(self) -> list[str]:
-        return list(self._d_labels)
+        return list(self._labels)
 
     def values(self) -> list[float | None]:
-        return list(self._d_values)
+        return list(self._values)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(480, max(200, 22 * len(self._d_labels) + 60))
+        return QSize(480, max(200, 22 * len(self._labels) + 60))
 
-    def _draw(self, plot: pg.PlotItem) -> None:
-        n, top = len(self._d_labels), self._d_maximum
-        if not n:
-            return self._empty(plot)
-        for axis in ("left", "bottom"):
-            plot.showAxis(axis)
-        shown = [i for i, v in enumerate(self._d_values) if v is not None]
-        widths = [max(0.0, min(self._d_values[i], top)) for i in shown]
-        plot.addItem(pg.BarGraphItem(x0=0, y=shown, height=0.72, width=widths,
-                                     brushes=[self._d_colors[i] for i in shown],
-                                     pens=[QPen(self._d_colors[i].darker(140), 0) for i in shown]))
-        for i, v in enumerate(self._d_values):
-            text = pg.TextItem("n/a" if v is None else self._d_fmt.format(v), color=TEXT_COLOR, anchor=(0, 0.5))
-            text.setPos(0 if v is None else min(v, top), i)
-            plot.addItem(text)
-        plot.getAxis("left").setTicks([[(i, s) for i, s in enumerate(self._d_labels)]])
-        if "%" in self._d_fmt:
-            plot.getAxis("bottom").setTicks([[(t, f"{t:.0%}") for t in np.linspace(0, top, 6)]])
-        plot.invertY(True)
-        plot.showGrid(x=True, alpha=0.25)
-        plot.setXRange(0, top * 1.15, padding=0)
-        plot.setYRange(-0.5, n - 0.5, padding=0)
-        plot.getViewBox().setLimits(xMin=-0.05 * top, xMax=1.3 * top, yMin=-1, yMax=n)
-
-    def hover_text(self, x: float, y: float) -> str | None:
-        i = round(y)
-        if not 0 <= i < len(self._d_labels):
-            return None
-        v = self._d_values[i]
-        return f"{self._d_labels[i]}: " + ("n/a" if v is None else self._d_fmt.format(v))
+    def draw(self, p: QPainter, rect: QRectF) -> None:
+        super().draw(p, rect)
+        top = rect.top() + self._draw_title(p, rect)
+        if not self._labels:
+            self._empty(p, rect.adjusted(0, top, 0, 0))
+            return
+        fm = QFontMetrics(p.font())
+        label_w = min(rect.width() * 0.4, max(fm.horizontalAdvance(s) for s in self._labels) + 12)
+        value_w = fm.horizontalAdvance(self._fmt.format(0.888) if "%" in self._fmt else "0.8888") + 14
+        axis_h = fm.height() + 8
+        plot = QRectF(rect.left() + label_w, top + 4, rect.width() - label_w - value_w - 8, rect.bottom() - top - axis_h - 8)
+        if plot.width() < 20 or plot.height() < 10:
+            return
+        n = len(self._labels)
+        row_h = plot.height() / n
+        bar_h = max(1.0, min(row_h * 0.72, 28))
+        # grid and axis ticks
+        step = _nice_step(self._maximum, 5)
+        p.setPen(QPen(GRID_COLOR, 1))
+        t = 0.0
+        while t <= self._maximum + 1e-9:
+            x = plot.left() + plot.width() * t / self._maximum
+            p.setPen(QPen(GRID_COLOR, 1))
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+            p.setPen(AXIS_COLOR)
+            text = self._fmt.format(t).replace(".0%", "%") if "%" in self._fmt else _fmt_tick(t, step)
+            p.drawText(QRectF(x - 40, plot.bottom() + 2, 80, axis_h), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
+            t += step
+        for i, (label, v) in enumerate(zip(self._labels, self._values)):
+            y = plot.top() + i * row_h
+            p.setPen(TEXT_COLOR)
+            p.drawText(QRectF(rect.left() + 2, y, label_w - 8, row_h),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, fm.elidedText(label, Qt.TextElideMode.ElideRight, int(label_w - 8)))
+            if v is None:
+                p.setPen(AXIS_COLOR)
+                p.drawText(QRectF(plot.left() + 4, y, 80, row_h), Qt.AlignmentFlag.AlignVCenter, "n/a")
+                continue
+            w = plot.width() * max(0.0, min(v, self._maximum)) / self._maximum
+            bar = QRectF(plot.left(), y + (row_h - bar_h) / 2, w, bar_h)
+            color = self._colors[i]
+            p.fillRect(bar, color)
+            p.setPen(QPen(color.darker(140), 1))
+            p.drawRect(bar)
+            p.setPen(TEXT_COLOR)
+            p.drawText(QRectF(bar.right() + 4, y, value_w + 40, row_h), Qt.AlignmentFlag.AlignVCenter, self._fmt.format(v))
+        p.setPen(QPen(AXIS_COLOR, 1))
+        p.drawLine(QPointF(plot.left(), plot.top()), QPointF(plot.left(), plot.bottom()))
 
 
 def heat_color(t: float) -> QColor:
@@ -199,31 +228,6 @@ def heat_color(t: float) -> QColor:
     return QColor(*stops[-1][1])
 
 
-class _VerticalTicks(pg.AxisItem):
-    """A bottom axis whose tick labels run upwards (class names under a confusion matrix)."""
-
-    def __init__(self) -> None:
-        super().__init__("bottom")
-        self._names: list[str] = []
-
-    def set_names(self, names: list[str]) -> None:
-        self._names = names
-        self.setTicks([[(j + 0.5, "") for j in range(len(names))]])
-        fm = self.fontMetrics() if hasattr(self, "fontMetrics") else None
-        width = max((fm.horizontalAdvance(s) for s in names), default=0) if fm else 8 * max(map(len, names), default=0)
-        self.setHeight(width + 40)
-
-    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:  # noqa: N802 (pyqtgraph API)
-        super().drawPicture(p, axisSpec, tickSpecs, [])
-        p.setPen(TEXT_COLOR)
-        for (_, start, _end), name in zip(tickSpecs, self._names):
-            p.save()
-            p.translate(start.x(), start.y() + 4)
-            p.rotate(-90)
-            p.drawText(QRectF(-400, -10, 400, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
-            p.restore()
-
-
 class HeatmapChart(_Chart):
     """A matrix as coloured cells with row names (left) and column names (below).
 
@@ -234,14 +238,12 @@ class HeatmapChart(_Chart):
     """
 
     def __init__(self, parent: QWidget | None = None, title: str = "") -> None:
-        self._d_values: list[list[float]] = []
-        self._d_rows: list[str] = []
-        self._d_cols: list[str] = []
-        self._d_titles = ("ground truth", "prediction")
-        self._numbers: list[pg.TextItem] = []
         super().__init__(parent, title)
-        self.setAxisItems({"bottom": _VerticalTicks()})
-        self.getPlotItem().getViewBox().sigTransformChanged.connect(self._fit_numbers)
+        self._values: list[list[float]] = []
+        self._rows: list[str] = []
+        self._cols: list[str] = []
+        self._row_title = "ground truth"
+        self._col_title = "prediction"
 
     def set_matrix(self, matrix, row_labels: Sequence[str], col_labels: Sequence[str] | None = None,
                    normalize: str | None = "row", row_title: str = "ground truth",
@@ -254,58 +256,76 @@ class HeatmapChart(_Chart):
             rows = [[v / s if s > 0 else math.nan for v in r] for r, s in ((r, sum(r)) for r in rows)]
         elif normalize is not None:
             raise ValueError(f"normalize must be 'row' or None, not {normalize!r}")
-        self._d_values = rows
-        self._d_rows = [str(s) for s in row_labels]
-        self._d_cols = [str(s) for s in col_labels]
-        self._d_titles = (row_title, col_title)
-        self._populate()
+        self._values = rows
+        self._rows = [str(s) for s in row_labels]
+        self._cols = [str(s) for s in col_labels]
+        self._row_title, self._col_title = row_title, col_title
+        self.update()
 
     def values(self) -> list[list[float]]:
-        return [list(r) for r in self._d_values]
+        return [list(r) for r in self._values]
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(520, 480)
 
-    def _draw(self, plot: pg.PlotItem) -> None:
-        self._numbers = []
-        if not self._d_values:
-            return self._empty(plot)
-        for axis in ("left", "bottom"):
-            plot.showAxis(axis)
-        rgb = np.array([[heat_color(v).getRgb()[:3] if _finite(v) else (244, 244, 244) for v in r]
-                        for r in self._d_values], np.uint8)
-        plot.addItem(pg.ImageItem(rgb, axisOrder="row-major", levels=(0, 255)))
-        n_r, n_c = rgb.shape[:2]
-        for i, row in enumerate(self._d_values):
+    def draw(self, p: QPainter, rect: QRectF) -> None:
+        super().draw(p, rect)
+        top = rect.top() + self._draw_title(p, rect)
+        if not self._values:
+            self._empty(p, rect.adjusted(0, top, 0, 0))
+            return
+        fm = QFontMetrics(p.font())
+        n_r, n_c = len(self._rows), len(self._cols)
+        title_h = fm.height() + 4
+        row_w = max(fm.horizontalAdvance(s) for s in self._rows) + 10
+        col_h = max(fm.horizontalAdvance(s) for s in self._cols) + 10
+        avail_w = rect.width() - row_w - title_h - 16
+        avail_h = rect.bottom() - top - col_h - title_h - 12
+        cell = max(2.0, min(avail_w / n_c, avail_h / n_r))
+        grid = QRectF(rect.left() + title_h + row_w + 4, top + 2, cell * n_c, cell * n_r)
+        # centre the grid horizontally when there is spare room
+        grid.moveLeft(grid.left() + max(0.0, (avail_w - grid.width()) / 2))
+        small = QFont(p.font())
+        small.setPointSizeF(max(5.0, min(p.font().pointSizeF(), cell / 3.2)))
+        small_fm = QFontMetrics(small)
+        show_numbers = small_fm.horizontalAdvance("100") + 2 <= cell and small_fm.height() <= cell
+        for i, row in enumerate(self._values):
             for j, v in enumerate(row):
-                if _finite(v):
-                    text = pg.TextItem(f"{100 * v:.0f}", color="white" if v > 0.5 else TEXT_COLOR, anchor=(0.5, 0.5))
-                    text.setPos(j + 0.5, i + 0.5)
-                    plot.addItem(text)
-                    self._numbers.append(text)
-        for i in range(min(n_r, n_c) if n_r == n_c else 0):  # the diagonal, outlined
-            cell = QGraphicsRectItem(i, i, 1, 1)
-            cell.setPen(pg.mkPen("#d62728", width=1))
-            plot.addItem(cell)
-        plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(self._d_rows)]])
-        plot.getAxis("bottom").set_names(self._d_cols)
-        plot.setLabel("left", f"<i>{self._d_titles[0]}</i>")
-        plot.setLabel("bottom", f"<i>{self._d_titles[1]}</i>")
-        plot.invertY(True)
-        plot.setRange(xRange=(0, n_c), yRange=(0, n_r), padding=0)
-        plot.getViewBox().setLimits(xMin=-1, xMax=n_c + 1, yMin=-1, yMax=n_r + 1)
+                r = QRectF(grid.left() + j * cell, grid.top() + i * cell, cell, cell)
+                p.fillRect(r, heat_color(v) if _finite(v) else QColor("#f4f4f4"))
+                if show_numbers and _finite(v):
+                    p.save()
+                    p.setFont(small)
+                    p.setPen(QColor("white") if v > 0.5 else TEXT_COLOR)
+                    p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"{100 * v:.0f}")
+                    p.restore()
+        p.setPen(QPen(AXIS_COLOR, 1))
+        p.drawRect(grid)
+        # diagonal outline helps reading a confusion matrix
+        if n_r == n_c:
+            p.setPen(QPen(QColor("#d62728"), 1))
+            for i in range(n_r):
+                p.drawRect(QRectF(grid.left() + i * cell, grid.top() + i * cell, cell, cell))
+        p.setPen(TEXT_COLOR)
+        for i, name in enumerate(self._rows):
+            p.drawText(QRectF(grid.left() - row_w - 4, grid.top() + i * cell, row_w, cell),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+        for j, name in enumerate(self._cols):
+            p.save()
+            p.translate(grid.left() + (j + 0.5) * cell, grid.bottom() + 4)
+            p.rotate(-90)
+            # after rotating, the text runs upwards from the grid's bottom edge
+            p.drawText(QRectF(-col_h, -cell / 2, col_h - 2, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            p.restore()
+        axis_font = QFont(p.font())
+        axis_font.setItalic(True)
+        p.save()
+        p.setFont(axis_font)
+        p.setPen(AXIS_COLOR)
+        p.drawText(QRectF(grid.left(), grid.bottom() + col_h + 2, grid.width(), title_h),
+                   Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, self._col_title)
+        p.translate(grid.left() - row_w - 6 - title_h / 2, grid.center().y())
+        p.rotate(-90)
+        p.drawText(QRectF(-grid.height() / 2, -title_h / 2, grid.height(), title_h), Qt.AlignmentFlag.AlignCenter, self._row_title)
+        p.restore()
 
-    def _fit_numbers(self) -> None:
-        """Cell numbers show only when a cell is wide enough on screen to hold them."""
-        if self._numbers:
-            fits = 1 / max(1e-9, self.getPlotItem().getViewBox().viewPixelSize()[0]) >= 22
-            for t in self._numbers:
-                t.setVisible(fits)
-
-    def hover_text(self, x: float, y: float) -> str | None:
-        i, j = math.floor(y), math.floor(x)
-        if not (0 <= i < len(self._d_rows) and 0 <= j < len(self._d_cols)):
-            return None
-        v = self._d_values[i][j]
-        share = f"{v:.1%}" if _finite(v) else "n/a"
-        return f"{self._d_titles[0]} {self._d_rows[i]} → {self._d_titles[1]} {self._d_cols[j]}: {share}"
