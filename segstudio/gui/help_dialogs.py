@@ -1,4 +1,9 @@
-"""Help → Keyboard Shortcuts and Help → About.
+"""Help → User Guide, Help → Keyboard Shortcuts and Help → About.
+
+The user guide is the markdown of docs/guide, shown in a QTextBrowser that renders
+it, follows the links between its pages and shows the screenshots they reference.
+It is found in the source checkout (where an editable install runs from) or where a
+wheel installs it: <prefix>/share/segstudio/guide (the data-files of pyproject.toml).
 
 The shortcut list is generated from the window's own QActions each time it
 opens (every action that has a shortcut, with the menu it sits in), so it
@@ -11,12 +16,15 @@ from __future__ import annotations
 
 import platform
 import sys
+import sysconfig
 from importlib import metadata
+from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QLineEdit, QMainWindow, QMenu,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor, QTextDocument
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow,
+                               QMenu, QPushButton, QTableWidget, QTableWidgetItem, QTextBrowser, QVBoxLayout,
+                               QWidget)
 
 from segstudio import paths
 
@@ -140,6 +148,89 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addWidget(buttons)
+
+
+def guide_dirs() -> list[Path]:
+    """Where the user guide may be: the source checkout, then the installed data of this and the user scheme."""
+    dirs = [paths.REPO_DIR / "docs" / "guide"]
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        dirs.append(Path(sysconfig.get_path("data", scheme)) / "share" / "segstudio" / "guide")
+    return dirs
+
+
+def guide_index() -> Path | None:
+    """The guide's contents page (its README.md), or None when this copy of segstudio has no guide."""
+    return next((d / "README.md" for d in guide_dirs() if (d / "README.md").is_file()), None)
+
+
+class GuideBrowser(QTextBrowser):
+    """Renders the guide's markdown pages; web links go to the desktop's browser, a missing page is said."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenExternalLinks(True)
+
+    def doSetSource(self, name: QUrl, type=QTextDocument.ResourceType.UnknownResource) -> None:  # noqa: A002
+        if name.isRelative() and self.source().isLocalFile():
+            name = self.source().resolved(name)
+        if name.isLocalFile() and not Path(name.toLocalFile()).is_file():
+            self.setMarkdown(f"**{name.toLocalFile()}** is not part of this copy of segstudio.\n\n"
+                             "Go back to the guide with Back or Contents.")
+            return
+        super().doSetSource(name, type)
+        self._fit_images()
+
+    def _fit_images(self) -> None:
+        """Screenshots fit the page's width (shared between a table's columns) instead of needing a sideways scroll."""
+        width = max(320, self.viewport().width() - 60)
+        cursor = QTextCursor(self.document())
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.charFormat().isImageFormat():
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                    table = cursor.currentTable()
+                    image = fragment.charFormat().toImageFormat()
+                    image.setWidth(width / (table.columns() if table is not None else 1))
+                    cursor.setCharFormat(image)
+                it += 1
+            block = block.next()
+
+
+class UserGuideDialog(QDialog):
+    """Help → User Guide: the guide's pages with Back, Forward and Contents."""
+
+    def __init__(self, parent: QWidget | None = None, index: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("segstudio User Guide")
+        self.resize(820, 700)
+        self.browser = GuideBrowser(self)
+        row = QHBoxLayout()
+        for text, slot, signal in (("Back", self.browser.backward, self.browser.backwardAvailable),
+                                   ("Forward", self.browser.forward, self.browser.forwardAvailable),
+                                   ("Contents", self.browser.home, None)):
+            button = QPushButton(text, self)
+            button.clicked.connect(slot)
+            if signal is not None:
+                button.setEnabled(False)
+                signal.connect(button.setEnabled)
+            row.addWidget(button)
+        row.addStretch(1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+        self.index = index or guide_index()
+        if self.index is None:
+            self.browser.setMarkdown("The user guide is not installed with this copy of segstudio. It is the "
+                                     "`docs/guide` folder of segstudio's source.")
+        else:
+            self.browser.setSource(QUrl.fromLocalFile(str(self.index)))
 
 
 def show_dialog(window: QWidget, dialog: QDialog) -> QDialog:

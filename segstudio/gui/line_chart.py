@@ -1,8 +1,8 @@
 """A line chart of series over a shared x axis, with a left and an optional right y axis (training curves).
 
 Drawn with QPainter on the `_Chart` base of `charts.py`, so it saves as PNG the
-same way; `set_series(name, xs, ys, axis="left"|"right")` adds or replaces a
-series.
+same way and shows hovered values the same way; `set_series(name, xs, ys,
+axis="left"|"right")` adds or replaces a series.
 """
 
 from __future__ import annotations
@@ -105,10 +105,30 @@ class LineChart(_Chart):
         if plot.width() < 20 or plot.height() < 20:
             return
         m = _PlotMap(plot, x0, x1, axes, label_h)
+        self._hits = {"map": m}
         self._draw_ticks(p, m)
         self._draw_axis_titles(p, m, rect)
         self._draw_series(p, m)
         self._draw_legend(p, fm, plot.left(), top + 2, label_h, "left" in axes)
+
+    def hover_text(self, pos: QPointF) -> str | None:
+        """The point nearest to `pos` (within 12 px): its series, x and y."""
+        m = self._hits.get("map")
+        if m is None:
+            return None
+        best = None
+        for name, s in self._series.items():
+            if s["axis"] not in m.axes:
+                continue
+            for x, y in zip(s["xs"], s["ys"]):
+                if math.isfinite(x) and math.isfinite(y):
+                    d = math.hypot(m.px(x) - pos.x(), m.py(y, s["axis"]) - pos.y())
+                    if d <= 12 and (best is None or d < best[0]):
+                        best = (d, name, x, y)
+        if best is None:
+            return None
+        _, name, x, y = best
+        return f"{name}: {y:.4g} at {self.x_label or 'x'} {x:.4g}"
 
     def _axes(self) -> dict[str, tuple[float, float, float]]:
         """side -> (low, high, tick step) of the y axes that have series."""

@@ -126,7 +126,7 @@ class ScaleMenu(SettingMenu):
         return None if text in ("", "auto") else float(text)
 
 
-#: (menu text, Predictor.tta, tool tip): figures from benchmarks/bench_tta.py (README, Benchmarks).
+#: (menu text, Predictor.tta, tool tip): figures from benchmarks/bench_tta.py (docs/guide/benchmarks.md).
 TTAS = [("&Off", None, "One view of each image"),
         ("&Flip (2× the Time)", "flip", "Average the predictions of the image and its mirror image"),
         ("Flip and &Scales (6× the Time)", "flip+scales",

@@ -199,6 +199,7 @@ def build_menus(win) -> None:
 
     win.model_menu = mb.addMenu("&Model")
     m = mb.addMenu("&Help")
+    win.act_guide = m.addAction("&User Guide…", lambda: _help_dialog(win, "UserGuideDialog"))
     m.addAction(win.act_shortcuts)
     m.addAction(win.act_about)
 

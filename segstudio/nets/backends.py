@@ -2,7 +2,7 @@
 
 Measured (benchmarks/bench_inference.py, shipped models at 360x480 on 2 CPU
 cores), onnxruntime is the fastest CPU path that keeps the labels: see the
-README table. `BackendSwitch` wraps a model for the predictor:
+benchmarks table of docs/guide/benchmarks.md. `BackendSwitch` wraps a model for the predictor:
 
 - "torch": the model itself, always;
 - "onnxruntime": the model exported to ONNX (cached per weights digest in the

@@ -1,10 +1,13 @@
-"""QPainter charts: data in, pixels out, PNG files written."""
+"""QPainter charts: data in, pixels out, PNG files written, values shown on hover."""
 
 import math
 
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from segstudio.gui.charts import BarChart, HeatmapChart, heat_color
 from segstudio.gui.line_chart import LineChart
@@ -73,7 +76,8 @@ def _grabbed(widget) -> np.ndarray:
 
     img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
-    return a[:, :img.width() * 3].reshape(img.height(), img.width(), 3)
+    # a copy: the memoryview does not keep the QImage alive, and it is freed when this returns
+    return a[:, :img.width() * 3].reshape(img.height(), img.width(), 3).copy()
 
 
 def test_charts_paint_on_screen(qtbot):
@@ -91,3 +95,52 @@ def test_charts_paint_on_screen(qtbot):
     ys, xs = np.nonzero(red[:, :150])
     # the first segment rises: its left end is lower on screen than its peak at x = 1
     assert ys[xs.argmin()] > ys.min()
+
+
+def _shown(qtbot, chart, w=420, h=300):
+    qtbot.addWidget(chart)
+    chart.resize(w, h)
+    chart.show()
+    qtbot.waitExposed(chart)
+    return _grabbed(chart)
+
+
+def _first(px, rgb):
+    """(x, y) of the middle pixel of colour rgb in a grabbed image."""
+    ys, xs = np.nonzero(np.all(px == rgb, axis=2))
+    assert len(xs), f"no pixel of colour {rgb}"
+    k = len(xs) // 2
+    return QPointF(float(xs[k]), float(ys[k]))
+
+
+def test_hovering_a_bar_a_cell_or_a_point_shows_its_value(qtbot):
+    bar = BarChart(title="IoU")
+    bar.set_data(["Road", "Sky", "Car"], [0.9, None, 0.25], colors=[(255, 0, 0), (0, 255, 0), (0, 0, 255)])
+    px = _shown(qtbot, bar)
+    assert bar.hover_text(_first(px, (255, 0, 0))) == "Road: 90.0%"
+    assert bar.hover_text(_first(px, (0, 0, 255))) == "Car: 25.0%"
+    road, car = _first(px, (255, 0, 0)), _first(px, (0, 0, 255))
+    assert bar.hover_text(QPointF(road.x(), (road.y() + car.y()) / 2)) == "Sky: n/a"
+    assert bar.hover_text(QPointF(road.x(), 2)) is None  # the title
+    bar.render_image()  # an export at another size keeps the screen's geometry for hovering
+    assert bar.hover_text(_first(px, (0, 0, 255))) == "Car: 25.0%"
+
+    heat = HeatmapChart()
+    heat.set_matrix(np.array([[3, 1], [1, 3]]), ["Road", "Car"])
+    px = _shown(qtbot, heat)
+    c75, c25 = heat_color(0.75), heat_color(0.25)
+    assert heat.hover_text(_first(px, c75.getRgb()[:3])) in ("ground truth Road → prediction Road: 75.0%",
+                                                              "ground truth Car → prediction Car: 75.0%")
+    assert heat.hover_text(_first(px, c25.getRgb()[:3])).endswith(": 25.0%")
+    assert heat.hover_text(QPointF(1, 1)) is None
+
+    line = LineChart(x_label="epoch")
+    line.set_series("loss", [1, 2, 3], [0.9, 0.5, 0.4], color=(255, 0, 0))
+    px = _shown(qtbot, line)
+    ys, xs = np.nonzero(np.all(px == (255, 0, 0), axis=2))
+    right = QPointF(float(xs.max()) - 2, float(ys[xs.argmax()]))  # the last marker
+    assert line.hover_text(right) == "loss: 0.4 at epoch 3"
+    assert line.hover_text(QPointF(right.x(), 5)) is None  # far from every point
+    # Qt's tool-tip event shows the same text
+    QApplication.sendEvent(line, QHelpEvent(QEvent.Type.ToolTip, right.toPoint(), line.mapToGlobal(right.toPoint())))
+    assert QToolTip.text() == "loss: 0.4 at epoch 3"
