@@ -197,7 +197,9 @@ def train_short_side(cfg: TrainConfig, split: DataSplit) -> int | None:
 
     middle = math.sqrt(cfg.aug_scale[0] * cfg.aug_scale[1])
     if cfg.short_side and not cfg.size:
-        return round(cfg.short_side * middle)
+        # Measured for fcn8s-lite0 (0.5-1.25 rescaling, CamVid 0006R0 held out): predicting at the base short
+        # side scored 39.4 mIoU, at the rescale range's middle (0.79x) 38.5.
+        return cfg.short_side
     sizes = {image_size(s.image) for s in split.train[:: max(1, len(split.train) // 8)]}
     if len(sizes) != 1:
         return None

@@ -118,7 +118,7 @@ def test_without_arch_or_init_a_new_run_trains_the_pretrained_default(data, tmp_
     assert card["arch"] == "fcn8s-lite0" and card["training"]["pretrained"].startswith("EfficientNet-Lite0")
     assert (recipe["optimizer"], recipe["encoder_lr_mult"], recipe["max_minutes"]) == ("adamw", 0.1, 10.0)
     assert card["training"]["resolution"] == {"short_side": 48}
-    assert card["input"]["mean"] == [127.0] * 3 and card["input"]["train_short_side"] == round(48 * (0.5 * 1.25) ** 0.5)
+    assert card["input"]["mean"] == [127.0] * 3 and card["input"]["train_short_side"] == 48
     # an explicit --scale replaces the default short side; --pretrained none starts from random weights
     out2 = tmp_path / "scaled"
     rc = main(["train", "--images", str(data / "train"), "--masks", str(data / "trainannot"),
