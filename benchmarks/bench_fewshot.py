@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--test-images")
     ap.add_argument("--test-masks")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-baseline", action="store_true", help="skip the random-weights baseline")
+    ap.add_argument("--baseline-n", default=None,
+                    help="the N values that also train the random-weights baseline (default: all; 'none': no baseline)")
     args = ap.parse_args(argv)
     resolve_labelset(args.labels)  # a bad label set fails here, not after the first training
     pool = [p for p in list_images(Path(args.images)) if p.name.startswith(args.prefix)]
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
             continue
         row = {"n": n}
         for kind, pretrained in (("imagenet", "imagenet"), ("scratch", "none")):
-            if kind == "scratch" and args.no_baseline:
+            if kind == "scratch" and args.baseline_n is not None and str(n) not in args.baseline_n.split(","):
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 row[kind] = train_and_score(pool[:n], Path(args.masks), args.labels, args.minutes, pretrained,

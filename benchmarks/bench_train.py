@@ -1,4 +1,4 @@
-"""Benchmark: CPU training throughput (images/s) of SegNet-Basic and FCN-8s width 0.3.
+"""Benchmark: CPU training throughput (images/s) of SegNet-Basic, FCN-8s width 0.3 and fcn8s-lite0.
 
 One training step = uint8 batch -> normalise -> forward -> class-weighted loss ->
 backward -> SGD step, as `segstudio.nets.trainer` does it, on random 240x180
@@ -37,7 +37,7 @@ from segstudio.nets import build_model  # noqa: E402
 from segstudio.nets.augment import Augment, augment  # noqa: E402
 from segstudio.nets.train_loss import segmentation_loss  # noqa: E402
 
-NETS = {"segnet-basic": ("segnet-basic", 1.0), "fcn8s-w0.3": ("fcn8s", 0.3)}
+NETS = {"segnet-basic": ("segnet-basic", 1.0), "fcn8s-w0.3": ("fcn8s", 0.3), "fcn8s-lite0": ("fcn8s-lite0", 1.0)}
 K, N, W, H = 11, 4, 240, 180
 
 

@@ -104,7 +104,13 @@ def holdout_block(args) -> dict | None:
     if not args.holdout:
         return None
     hcard = read_card(args.holdout)
-    scores, _, n = evaluate(args.holdout, args.holdout_images, args.holdout_gt)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.holdout
+        if args.train_short_side:  # scored at the working scale the shipped model will use
+            model, card = load_checkpoint(args.holdout)
+            card["input"]["train_short_side"] = args.train_short_side
+            weights = save_checkpoint(Path(tmp) / card["name"], model, card)
+        scores, _, n = evaluate(weights, args.holdout_images, args.holdout_gt)
     hdata = (hcard.get("training") or {}).get("data") or {}
     return {"split": hdata.get("val_split", "held-out sequences"), "images": n,
             "source": portable_path(args.holdout_images),
@@ -126,9 +132,13 @@ def main() -> None:
     ap.add_argument("--holdout-gt", type=Path, help="their ground-truth label PNGs")
     ap.add_argument("--description", help="replace the card's description")
     ap.add_argument("--procedure", help="how the checkpoint was trained, in words (card training.procedure)")
+    ap.add_argument("--train-short-side", type=int,
+                    help="set the card's input.train_short_side (the working scale), e.g. one measured better")
     args = ap.parse_args()
 
     model, card = load_checkpoint(args.checkpoint)
+    if args.train_short_side:
+        card["input"]["train_short_side"] = args.train_short_side
     name = args.name or card["name"]
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = save_checkpoint(Path(tmp) / "fp32" / name, model, card)
