@@ -81,27 +81,32 @@ def probs_of(labels: np.ndarray, p: float, k: int = 4) -> np.ndarray:
     return out
 
 
-def test_fuse_keeps_the_warp_where_the_model_is_unsure_and_the_model_elsewhere():
-    warped = np.array([[0, 0, 1, IGNORE]], np.uint8)
-    prop = Propagated(warped, warped != IGNORE)
-    model = np.array([[2, 0, 3, 2]], np.uint8)
-    sure = probs_of(model, 0.97)       # p(best) / p(other) = 97: the model wins a disagreement
-    labels, from_warp = fuse(prop, sure, ratio=4.0, ignore=IGNORE)
-    assert labels.tolist() == [[2, 0, 3, 2]] and from_warp.tolist() == [[False, True, False, False]]
-    unsure = probs_of(model, 0.4)       # p(best) / p(other) = 2 < 4: the warp wins where it exists
-    labels, from_warp = fuse(prop, unsure, ratio=4.0, ignore=IGNORE)
-    assert labels.tolist() == [[0, 0, 1, 2]] and from_warp.tolist() == [[True, True, True, False]]
+def test_fuse_keeps_consistent_warps_and_unsure_inconsistent_ones():
+    warped = np.array([[0, 0, 1, 1, 1, IGNORE]], np.uint8)
+    consistent = np.array([[True, True, False, False, True, False]])
+    prop = Propagated(warped, consistent, ignore_index=IGNORE)
+    model = np.array([[2, 0, 3, 3, 3, 2]], np.uint8)
+    sure = probs_of(model, 0.97)  # p(best) / p(any other) = 97
+    unsure = probs_of(model, 0.4)  # ... = 2
+    labels, from_warp = fuse(prop, sure, ratio=8.0)
+    assert labels.tolist() == [[0, 0, 3, 3, 1, 2]]  # consistent: the warp; failed: the sure model
+    assert from_warp.tolist() == [[True, True, False, False, True, False]]
+    labels, _ = fuse(prop, unsure, ratio=8.0)
+    assert labels.tolist() == [[0, 0, 1, 1, 1, 2]]  # failed but the model is unsure: the warp
+    labels, _ = fuse(prop, sure, ratio=8.0, ratio_consistent=8.0)  # the model may override everywhere
+    assert labels.tolist() == [[2, 0, 3, 3, 3, 2]]
+    assert prop.labels.tolist() == [[0, 0, IGNORE, IGNORE, 1, IGNORE]]
 
 
 def test_fuse_at_a_lower_model_resolution_and_without_a_model():
     warped = np.zeros((8, 8), np.uint8)
     warped[:, 4:] = 1
-    prop = Propagated(warped, np.ones((8, 8), bool))
+    prop = Propagated(warped, np.zeros((8, 8), bool))
     small = probs_of(np.full((4, 4), 2, np.uint8), 0.99)
-    labels, _ = fuse(prop, small, ratio=4.0)
+    labels, _ = fuse(prop, small)
     assert (labels == 2).all()
     labels, from_warp = fuse(Propagated(warped, warped == 0), None)
-    assert np.array_equal(labels, warped) and np.array_equal(from_warp, warped == 0)
+    assert np.array_equal(labels, np.where(warped == 0, 0, IGNORE)) and np.array_equal(from_warp, warped == 0)
 
 
 def test_edited_pixels_follow_the_history():
