@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from segstudio.core.errors import ImageSizeMismatch
 from segstudio.core.jobs import CancelFn, check_cancel
 
 #: Long side of the frames the flow is computed on (larger frames are shrunk to it).
@@ -132,8 +133,8 @@ def propagate_labels(prev_labels: np.ndarray, prev_image: np.ndarray, image: np.
     import time
 
     if prev_labels.shape != np.asarray(image).shape[:2] or np.asarray(prev_image).shape[:2] != prev_labels.shape:
-        raise ValueError(f"frames and labels differ in size: {np.asarray(prev_image).shape[:2]}, "
-                         f"{np.asarray(image).shape[:2]}, labels {prev_labels.shape}")
+        raise ImageSizeMismatch(f"frames and labels differ in size: {np.asarray(prev_image).shape[1::-1]}, "
+                                f"{np.asarray(image).shape[1::-1]}, labels {prev_labels.shape[::-1]}")
     t = time.perf_counter()
     pg, factor = working_gray(prev_image, max_side)
     g, _ = working_gray(image, max_side)
