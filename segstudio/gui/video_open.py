@@ -157,10 +157,11 @@ class VideoOpener(QObject):
                 f"Extraction cancelled; the frames written so far are in {out}", 10000)))
 
     def _progress(self, i: int, n: int) -> None:
-        if self.dialog is not None:
-            self.dialog.setMaximum(n)
-            self.dialog.setValue(i)
-            self.dialog.setLabelText(f"Extracting frames: {i} of {n}")
+        d = self.dialog  # setValue runs the event loop (a modal dialog): the job may end inside it
+        if d is not None:
+            d.setLabelText(f"Extracting frames: {i} of {n}")
+            d.setMaximum(n)
+            d.setValue(i)
 
     def _close(self) -> None:
         if self.dialog is not None:

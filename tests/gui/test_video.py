@@ -96,6 +96,8 @@ def test_j_warps_the_previous_mask_and_undo_restores(make_window, tmp_path, qtbo
     assert np.array_equal(got[inner(1)], truth[inner(1)])
     assert (got[~seen_before(1)] == IGNORE).all()  # newly visible, no model: left unlabelled
     assert doc.undo_text() == "Propagate from clip_f000000.png"
+    share = float((got != IGNORE).mean())
+    assert f"{share:.0%} from clip_f000000.png; the flow is unsure on the other" in win.statusBar().currentMessage()
     assert win.docs.state(paths[1]) is ImageState.EDITED  # unsaved
     win.save_current()
     assert win.project.state(paths[1]) is ImageState.PREDICTED  # machine labels to review
@@ -142,6 +144,7 @@ def test_the_model_fills_what_the_flow_cannot(make_window, tmp_path, qtbot):
     qtbot.waitUntil(lambda: doc.history_length == 1, timeout=30000)
     got = win.canvas.labels
     assert (got[~seen_before(1)] == 7).all()  # newly visible: the model's class
+    assert "the rest from the model" in win.statusBar().currentMessage()
     assert np.array_equal(got[inner(1)], frame(labels, 1)[inner(1)])  # consistent flow: the warp
 
 

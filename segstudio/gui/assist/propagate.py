@@ -60,11 +60,11 @@ def writable(labels, proposal, edited, protect, ignore: int):
 
 
 def propagate_one(prev_labels, prev_rgb, rgb, probs, ignore: int, cancelled=None):
-    """On the worker: the fused proposal for `rgb` from the previous frame (core.assist.propagate)."""
+    """On the worker: (labels, from_warp) for `rgb` from the previous frame (core.assist.propagate.fuse)."""
     from segstudio.core.assist.propagate import fuse, propagate_labels
 
     prop = propagate_labels(prev_labels, prev_rgb, rgb, ignore, cancelled=cancelled)
-    return fuse(prop, probs)[0]
+    return fuse(prop, probs)
 
 
 class PropagateController(QObject):
@@ -204,10 +204,10 @@ class PropagateController(QObject):
             return propagate_one(prev_labels, prev_rgb, rgb, probs, ignore, cancelled)
 
         self.say(f"Propagating from {prev.name}…", 0)
-        self.runner.start(job, on_succeeded=lambda proposal: self._apply_one(path, prev, proposal),
+        self.runner.start(job, on_succeeded=lambda r: self._apply_one(path, prev, *r, probs is not None),
                           on_failed=lambda m, _e: self.say(f"Propagation failed: {m}", 10000))
 
-    def _apply_one(self, path: Path, prev: Path, proposal) -> None:
+    def _apply_one(self, path: Path, prev: Path, proposal, from_warp, with_model: bool) -> None:
         doc = self.win.current
         if doc is None or doc.path != path or not doc.loaded or proposal.shape != doc.labels.shape:
             self.say("Propagation dropped: another image is shown")
@@ -217,8 +217,11 @@ class PropagateController(QObject):
         state = ImageState.EDITED if kept else ImageState.PREDICTED
         diff = doc.apply_labels(0, 0, new, text=f"Propagate from {prev.name}", state=state)
         changed = 0 if diff is None else diff.changed_pixels
-        self.say(f"Propagated from {prev.name}: {changed} pixels changed"
-                 + (" (your edits were kept)" if kept else ""))
+        share = float(from_warp.mean())
+        source = (f"{share:.0%} from {prev.name}, the rest from the model" if with_model else
+                  f"{share:.0%} from {prev.name}; the flow is unsure on the other {1 - share:.0%}")
+        self.say(f"Propagated: {changed} pixels changed ({source})" + ("; your edits were kept" if kept else ""),
+                 10000)
 
     # --- forward through K frames --------------------------------------------------------
     def ask_forward(self, k: int | None = None) -> None:
@@ -282,9 +285,10 @@ class PropagateController(QObject):
     def _forward_progress(self, i: int, n: int, path: Path, prev: Path, seen, new, kept: bool) -> None:
         from .propagate_forward import apply_frame
 
-        if self.dialog is not None:
-            self.dialog.setValue(i)
-            self.dialog.setLabelText(f"Propagated to {path.name} ({i} of {n})")
+        d = self.dialog
+        if d is not None:
+            d.setLabelText(f"Propagated to {path.name} ({i} of {n})")
+            d.setValue(i)
         if self.win.project is None or path not in self.win.project.images:
             return
         if apply_frame(self, path, prev, seen, new, kept):

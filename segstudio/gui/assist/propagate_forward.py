@@ -46,7 +46,7 @@ def forward_job(rgb0: np.ndarray, labels0: np.ndarray, first: Path, plans: list[
                 from segstudio.nets.uncertainty import working_probabilities
 
                 probs = working_probabilities(predictor, rgb, cancelled)
-            proposal = propagate_one(prev_labels, prev_rgb, rgb, probs, ignore, cancelled)
+            proposal = propagate_one(prev_labels, prev_rgb, rgb, probs, ignore, cancelled)[0]
             edited = None if plan["overwrite"] else edited_pixels(seen, ignore, plan["human"], plan["steps"])
             new, kept = writable(seen, proposal, edited, protect, ignore)
             progress(i + 1, len(plans), plan["path"], prev_path, seen, new, kept)
