@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QProgressDialog
 from segstudio.core.states import ImageState
 
 from ..jobs import JobRunner
+from .propagate_forward import apply_frame, forward_job, propagate_one, writable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,27 +45,6 @@ def find_menu(win, title: str) -> QMenu | None:
         if a.menu() is not None and a.text().replace("&", "") == title:
             return a.menu()
     return None
-
-
-def writable(labels, proposal, edited, protect, ignore: int):
-    """The map after propagation: `proposal` where it has a label and the pixel is neither edited nor
-    holding a protected class, `labels` elsewhere."""
-    import numpy as np
-
-    write = proposal != ignore
-    if edited is not None:
-        write &= ~edited
-    if protect:
-        write &= ~np.isin(labels, sorted(protect))
-    return np.where(write, proposal, labels).astype(np.uint8), bool(edited is not None and edited.any())
-
-
-def propagate_one(prev_labels, prev_rgb, rgb, probs, ignore: int, cancelled=None):
-    """On the worker: (labels, from_warp) for `rgb` from the previous frame (core.assist.propagate.fuse)."""
-    from segstudio.core.assist.propagate import fuse, propagate_labels
-
-    prop = propagate_labels(prev_labels, prev_rgb, rgb, ignore, cancelled=cancelled)
-    return fuse(prop, probs)
 
 
 class PropagateController(QObject):
@@ -247,8 +227,6 @@ class PropagateController(QObject):
             return
         win.save_current()
         plans = [self._plan(p) for p in frames]
-        from .propagate_forward import forward_job
-
         pred = win.prediction
         model = pred.model_path
         job = forward_job(self.current_rgb(), doc.labels.copy(), doc.path, plans, doc.ignore_index, self.protect(),
@@ -283,8 +261,6 @@ class PropagateController(QObject):
         self.dialog = d
 
     def _forward_progress(self, i: int, n: int, path: Path, prev: Path, seen, new, kept: bool) -> None:
-        from .propagate_forward import apply_frame
-
         d = self.dialog
         if d is not None:
             d.setLabelText(f"Propagated to {path.name} ({i} of {n})")

@@ -1,9 +1,12 @@
-"""Propagate Forward (Shift+J): the worker's job through K frames, and applying each frame on the GUI thread.
+"""Propagation's work for gui.assist.propagate: one frame's proposal, the Shift+J job, applying a frame.
+
+`propagate_one` warps and fuses one frame (on a worker); `writable` keeps a
+person's pixels and protected classes out of a proposal.
 
 `forward_job(...)` is a JobRunner job: frame after frame it loads the image
 and its mask (the copy in memory for an open document, else the saved file),
 asks the model for its probabilities (when a model is selected), warps the
-previous result and fuses them (gui.assist.propagate.propagate_one), keeps a
+previous result and fuses them (propagate_one), keeps a
 person's pixels (core.assist.propagate.edited_pixels), and reports
 `progress(i, n, path, prev_path, seen, new, kept)`; the next frame starts
 from `new`. `apply_frame` runs on the GUI thread: it writes the frame's
@@ -15,19 +18,42 @@ that is not on screen.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from segstudio.core.errors import SegstudioError
 from segstudio.core.jobs import check_cancel
 from segstudio.core.states import ImageState
 
+if TYPE_CHECKING:  # numpy loads with the first folder, not at startup
+    import numpy as np
+
+
+def writable(labels, proposal, edited, protect, ignore: int):
+    """The map after propagation: `proposal` where it has a label and the pixel is neither edited nor
+    holding a protected class, `labels` elsewhere."""
+    import numpy as np
+
+    write = proposal != ignore
+    if edited is not None:
+        write &= ~edited
+    if protect:
+        write &= ~np.isin(labels, sorted(protect))
+    return np.where(write, proposal, labels).astype(np.uint8), bool(edited is not None and edited.any())
+
+
+def propagate_one(prev_labels, prev_rgb, rgb, probs, ignore: int, cancelled=None):
+    """On the worker: (labels, from_warp) for `rgb` from the previous frame (core.assist.propagate.fuse)."""
+    from segstudio.core.assist.propagate import fuse, propagate_labels
+
+    prop = propagate_labels(prev_labels, prev_rgb, rgb, ignore, cancelled=cancelled)
+    return fuse(prop, probs)
+
 
 def forward_job(rgb0: np.ndarray, labels0: np.ndarray, first: Path, plans: list[dict], ignore: int, protect,
                 get_predictor):
-    from .propagate import propagate_one, writable
-
     def job(progress, cancelled):
+        import numpy as np
+
         from segstudio.core.assist.propagate import edited_pixels
         from segstudio.core.imageio import load_image, read_label_png
 
@@ -57,6 +83,8 @@ def forward_job(rgb0: np.ndarray, labels0: np.ndarray, first: Path, plans: list[
 
 def apply_frame(ctl, path: Path, prev: Path, seen: np.ndarray, new: np.ndarray, kept: bool) -> bool:
     """Write frame `path`'s propagated labels into its document as one step (see the module docstring)."""
+    import numpy as np
+
     win = ctl.win
     doc = win.docs.open(path)
     was_loaded = doc.loaded
