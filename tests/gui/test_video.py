@@ -251,3 +251,19 @@ def test_cancelling_the_extraction_keeps_its_frames_and_opens_nothing(make_windo
     assert win.project is None
     assert "Extraction cancelled" in win.statusBar().currentMessage()
     assert len(list((tmp_path / "long_frames").glob("*.png"))) < 300
+
+
+def test_a_frame_edited_while_the_forward_job_ran_keeps_those_edits(make_window, tmp_path, qtbot):
+    from segstudio.gui.assist.propagate_forward import apply_frame
+
+    paths, _ = make_sequence(tmp_path / "seq", n=3)
+    win = make_window(tmp_path / "seq")
+    doc = open_frame(win, paths, 2, qtbot)
+    seen = doc.labels.copy()  # what the worker read: all unlabelled
+    mark = np.zeros((H, W), bool)
+    mark[10:30, 10:40] = True
+    doc.apply_mask(mark, 9)  # meanwhile a person paints
+    new = np.full((H, W), 3, np.uint8)
+    assert apply_frame(win.assist.propagate, paths[2], paths[1], seen, new, kept=False)
+    assert (win.canvas.labels[mark] == 9).all() and (win.canvas.labels[~mark] == 3).all()
+    assert doc.history_length == 2 and doc.undo_text() == "Propagate from clip_f000001.png"

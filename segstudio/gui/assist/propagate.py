@@ -161,7 +161,8 @@ class PropagateController(QObject):
         probs = self.assist.probs.get(key) if key is not None else None
         if key is not None and probs is None:
             self.pending = doc.path
-            self.say(self.assist.probs.request(key, rgb, win.prediction).replace("model wand", "propagation"), 0)
+            self.assist.probs.request(key, rgb, win.prediction)
+            self.say(f"Predicting {doc.path.name} with {key[1].stem} to fuse with the propagation…", 0)
             return
         self._start_one(doc, prev, prev_labels, rgb, probs)
 
