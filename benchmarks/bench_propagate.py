@@ -24,11 +24,12 @@ costs, policy and toolset) on N pairs of the largest gap from each start, to
 95 % pixel accuracy: the cost of correcting b from the model, from the warp, and
 from the fusion at the default ratio.
 
---timing measures, on this machine's threads (cv2.setNumThreads = --threads):
-one propagation of a 1920x1080 frame pair (a CamVid pair upscaled), with the
-fusion against 11 model planes at the model's working scale; and extraction of a
-synthetic 1080p mp4v video: frames decoded per second alone, and frames
-extracted (decoded, PNG-encoded, written) per second.
+--timing measures, with --threads OpenCV threads, wall and CPU time (the CPU
+time does not grow when other processes share the cores): one propagation of a
+1920x1080 frame pair (a CamVid pair upscaled), with the fusion against 11 model
+planes at the model's working scale; and extraction of a synthetic 1080p mp4v
+video (a noisy frame panning): decoding alone, and extraction (decoding, PNG
+encoding on two threads, atomic writes) at PNG levels 1 and 0.
 
 The last line is one JSON object.
 """
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -164,51 +166,68 @@ def effort(frames, pairs, n, ratio, args, labelset) -> dict:
     return out
 
 
+def timed(fn):
+    """(result, wall seconds, CPU seconds of this process, all threads)."""
+    t, c = time.perf_counter(), time.process_time()
+    r = fn()
+    return r, time.perf_counter() - t, time.process_time() - c
+
+
 def timing(frames, pair, args) -> dict:
+    """Wall and CPU seconds: on a shared machine the wall time grows with the load, the CPU time does not;
+    on `--threads` idle cores the wall time lies between CPU / threads and CPU."""
     a, b, ga, gb = pair
     img_a, gt_a, _, _ = frames.get(a, ga)
     img_b, _, probs_b, _ = frames.get(b, gb)
     big = (1920, 1080)
     A, B = cv2.resize(img_a, big), cv2.resize(img_b, big)
     L = cv2.resize(gt_a, big, interpolation=cv2.INTER_NEAREST)
-    runs = []
-    for _ in range(3):
-        t = time.perf_counter()
-        prop = propagate_labels(L, A, B, frames.ignore, max_side=args.max_side, preset=args.preset)
-        fuse(prop, probs_b)
-        runs.append(time.perf_counter() - t)
-    out = {"propagate_1080p_s": min(runs), "propagate_1080p_flow_s": prop.seconds_flow}
-    out.update(extraction_speed(B, args.video_frames))
-    print(f"1080p: propagate + fuse {out['propagate_1080p_s']:.3f} s (flow {prop.seconds_flow:.3f} s); "
-          f"video decode {out['decode_fps']:.0f} frames/s, extract (decode + PNG + write) "
-          f"{out['extract_fps']:.0f} frames/s, PNG encode+write alone {out['png_write_fps']:.0f} frames/s "
-          f"({out['png_mb']:.1f} MB/frame)", flush=True)
+    runs = [timed(lambda: fuse(propagate_labels(L, A, B, frames.ignore, max_side=args.max_side,
+                                                preset=args.preset), probs_b)) for _ in range(3)]
+    out = {"load_average": os.getloadavg()[0], "propagate_1080p_wall_s": min(r[1] for r in runs),
+           "propagate_1080p_cpu_s": min(r[2] for r in runs)}
+    for level in (1, 0):
+        out.update({f"{k}_png{level}": v for k, v in extraction_speed(B, args.video_frames, level).items()})
+    print(f"load average {out['load_average']:.1f} on this machine during the timing")
+    print(f"1080p propagate + fuse: {out['propagate_1080p_cpu_s']:.3f} CPU s "
+          f"({out['propagate_1080p_wall_s']:.3f} s wall)")
+    for level in (1, 0):
+        o = {k[:-5]: v for k, v in out.items() if k.endswith(f"_png{level}")}
+        print(f"1080p video, PNG level {level}: decode {o['decode_cpu_ms']:.1f} CPU ms/frame "
+              f"({1000 / o['decode_cpu_ms']:.0f} frames/s on one idle core; {o['decode_fps']:.0f}/s wall here), "
+              f"extraction {o['extract_cpu_ms']:.1f} CPU ms/frame ({o['extract_fps']:.1f}/s wall here), "
+              f"{o['png_mb']:.1f} MB/frame", flush=True)
     return out
 
 
-def extraction_speed(frame_rgb: np.ndarray, n: int) -> dict:
+def extraction_speed(frame_rgb: np.ndarray, n: int, level: int) -> dict:
     from segstudio.core.video import extract_frames
 
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         video = Path(tmp) / "drive.mp4"
         w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30, frame_rgb.shape[1::-1])
         base = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
+        noise = np.random.default_rng(0).normal(0, 3, base.shape)  # a camera's noise: PNGs compress as they would
+        base = np.clip(base + noise, 0, 255).astype(np.uint8)
         for i in range(n):
             w.write(np.roll(base, 8 * i, axis=1))  # a camera panning 8 px per frame
         w.release()
-        cap = cv2.VideoCapture(str(video))
-        t = time.perf_counter()
-        read = 0
-        while cap.read()[0]:
-            read += 1
-        decode_s = time.perf_counter() - t
-        cap.release()
-        t = time.perf_counter()
-        r = extract_frames(video, Path(tmp) / "frames", every=1)
-        extract_s = time.perf_counter() - t
+
+        def decode():
+            cap, k = cv2.VideoCapture(str(video)), 0
+            while cap.grab():
+                cap.retrieve()
+                k += 1
+            cap.release()
+            return k
+
+        read, decode_s, decode_cpu = timed(decode)
+        r, extract_s, extract_cpu = timed(lambda: extract_frames(video, Path(tmp) / "frames", every=1,
+                                                                  compress_level=level))
         mb = sum(p.stat().st_size for p in r.paths) / len(r.paths) / 1e6
-    return {"video_frames": read, "decode_fps": read / decode_s, "extract_fps": len(r.paths) / extract_s,
-            "png_write_fps": len(r.paths) / max(1e-9, extract_s - decode_s), "png_mb": mb}
+    return {"decode_fps": read / decode_s, "decode_cpu_ms": 1000 * decode_cpu / read,
+            "extract_fps": len(r.paths) / extract_s, "extract_cpu_ms": 1000 * extract_cpu / len(r.paths),
+            "png_mb": mb}
 
 
 def parse_args():

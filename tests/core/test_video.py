@@ -58,6 +58,14 @@ def test_every_frame_is_written_as_a_png_named_by_its_index(tmp_path, fourcc, ex
     assert not [p for p in r.out_dir.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("level", [0, 1, 6])
+def test_every_png_compression_level_is_lossless(tmp_path, level):
+    video = write_video(tmp_path / "clip.avi", n=3)
+    r = extract_frames(video, tmp_path / f"l{level}", compress_level=level)
+    for p, frame in zip(r.paths, decoded(video)):
+        assert np.array_equal(cv2.imread(str(p)), frame)
+
+
 def test_every_n_and_fps_pick_the_right_frames(tmp_path):
     video = write_video(tmp_path / "clip.avi", n=12, fps=10.0)
     r = extract_frames(video, tmp_path / "a", every=5)
