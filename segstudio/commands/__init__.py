@@ -14,4 +14,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("segstudio.commands.cmd_import", "import VOC / COCO / labelme / CVAT annotations as label PNGs"),
     "train": ("segstudio.commands.cmd_train", "train or fine-tune a model on image + mask folders"),
     "export-model": ("segstudio.commands.cmd_export_model", "export a model as ONNX (model card as metadata)"),
+    "frames": ("segstudio.commands.cmd_frames", "extract a video's frames as PNGs to annotate as a sequence"),
 }

@@ -215,9 +215,10 @@ class Document:
         return self._painted(diff, text)
 
     def apply_labels(self, x0: int, y0: int, values: np.ndarray, protect: Iterable[int] | None = None,
-                     text: str = "Replace region") -> lm.Diff | None:
+                     text: str = "Replace region", state: ImageState = ImageState.EDITED) -> lm.Diff | None:
         """Write uint8 `values` into the map from (x0, y0) (a re-predicted box), except pixels holding a
-        `protect` value: one step, whatever classes it holds."""
+        `protect` value: one step, whatever classes it holds. `state` PREDICTED records it as machine
+        labels (a propagation), as `apply_prediction` does."""
         labels = self._require_editable()
         bbox, crop = _clip((x0, y0), np.asarray(values, np.uint8), labels.shape)
         if bbox is None:
@@ -227,7 +228,7 @@ class Document:
         old = region.copy()
         write = ~np.isin(region, list(protect)) if protect else np.ones(region.shape, bool)
         region[write] = crop[write]
-        return self._painted(lm.make_diff(labels, bbox, old), text)
+        return self._painted(lm.make_diff(labels, bbox, old), text, state)
 
     def apply_prediction(self, predicted: np.ndarray, fill_only_unlabelled: bool = False) -> lm.Diff | None:
         """Replace the map by a model's labels (or fill only its unlabelled pixels)."""

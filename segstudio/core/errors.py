@@ -20,3 +20,7 @@ class ImageLoadError(SegstudioError, OSError):
 
 class ImageSizeMismatch(SegstudioError, ValueError):
     """A label map does not have the size of its image."""
+
+
+class VideoError(SegstudioError, OSError):
+    """A video cannot be read (missing, unsupported, broken or truncated), or its frames cannot be written."""

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from segstudio import paths
 
+#: core.video.VIDEO_EXTENSIONS, spelt out so that starting the studio does not import OpenCV first.
+VIDEO_SUFFIXES = frozenset(".mp4 .avi .mov .mkv .m4v .webm .mpg .mpeg .wmv".split())
+
 
 def sample_folder() -> Path | None:
     """A writable copy of the bundled samples (made on first use), or None if none ship."""
@@ -53,7 +56,9 @@ def _open_start_folder(win, args) -> None:
     path = getattr(args, "path", None)
     labels = getattr(args, "labels", None)
     masks = getattr(args, "masks", None)
-    if path:
+    if path and Path(path).suffix.lower() in VIDEO_SUFFIXES:  # frames extracted first (gui/video_open.py)
+        win.assist.video.open_video(path, labels=labels)
+    elif path:
         win.open_path(path, labels=labels, masks=masks)
     else:
         samples = sample_folder()

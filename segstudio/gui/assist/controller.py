@@ -3,7 +3,8 @@
 Installed by the main window (`self.assist = AssistController(self)`). It adds
 an Assist menu (S superpixel brush, W magic wand, M model wand, C GrabCut box,
 R re-predict region, U confidence heat map, N next low-confidence region, V mark reviewed
-and next, with the file list's state filter and confidence order), puts the tool
+and next, with the file list's state filter and confidence order; J / Shift+J propagate a mask
+along a video's frames, gui/assist/propagate.py) and File > Open Video… (gui/video_open.py), puts the tool
 actions in the window's exclusive tool group, and, while one of its tools is
 active, takes the canvas's left-button mouse events and Enter / Esc / `[` / `]`
 through an event filter (Alt+click, panning and every other key still reach
@@ -27,7 +28,9 @@ from .confidence import ConfidenceView
 from .overlay import AssistOverlay
 from .review import ReviewQueue
 from .service import AssistData
+from ..video_open import VideoOpener
 from .model_probs import ModelProbs
+from .propagate import PropagateController
 from .tools import BoxTool, ModelWandTool, SuperpixelTool, WandTool
 
 if TYPE_CHECKING:
@@ -65,6 +68,8 @@ class AssistController(QObject):
         self.probs.ready.connect(self._probs_ready)
         self.probs.failed.connect(lambda m: self.say(f"The model wand's prediction failed: {m}"))
         self._model_wand = None
+        self.propagate = PropagateController(self)  # J / Shift+J: masks along a video's frames
+        self.video = VideoOpener(win)  # File > Open Video… (frames extracted into a folder)
         win.imageOpened.connect(self.image_opened)
         self.canvas.installEventFilter(self)
         win.installEventFilter(self)  # stop the worker threads when the window closes
@@ -306,4 +311,6 @@ class AssistController(QObject):
         self.data.stop()
         self.probs.stop()
         self.confidence.stop()
+        self.propagate.stop()
+        self.video.stop()
 
