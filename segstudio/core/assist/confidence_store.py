@@ -60,8 +60,10 @@ def read_confidence(masks_dir: str | Path, stem: str, size: tuple[int, int] | No
     if not path.is_file():
         return None, f"{path}: not a file; ignored"
     try:
-        with warnings.catch_warnings(), Image.open(path) as im:  # the size is checked below, before decoding
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+            im = Image.open(path)
+        with im:
             if im.format != "PNG" or im.mode != "L":
                 return None, f"{path}: not an 8-bit grayscale PNG ({im.format} {im.mode}); ignored"
             if size is not None and im.size != tuple(size):
@@ -82,8 +84,8 @@ def load_confidence(masks_dir: str | Path, stem: str, size: tuple[int, int] | No
 
 
 def has_confidence(masks_dir: str | Path, stem: str) -> bool:
-    """Whether a usable confidence map of `stem` is saved (its header checked, not its pixels)."""
-    return read_confidence(masks_dir, stem, pixels=False)[1] is None and confidence_path(masks_dir, stem).is_file()
+    """Whether a readable confidence map of `stem` is saved (decoded: a truncated one is not)."""
+    return read_confidence(masks_dir, stem)[0] is not None
 
 
 def mean_confidence(masks_dir: str | Path, stem: str) -> float | None:
