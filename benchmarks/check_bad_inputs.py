@@ -4,7 +4,8 @@
 
 Cases (made in a temporary folder; the shipped models are used as shipped):
 
-* shapes: `segstudio predict` on 1xN, Nx1, 100000x2, 3x4000, 4000x3, 1x1 ... images (and with --tta,
+* shapes: `segstudio predict` on 1xN, Nx1, 100000x2, 3x4000, 4000x3, 1x1 ... images, after an ordinary
+  480x360 one whose time is the baseline (and with --tta,
   --scale 8, the FCN model): each must be predicted at its own size;
 * cards: a copy of the shipped checkpoint whose card has an absurd value (train_short_side 0, negative,
   NaN, 1e9; mean/std of the wrong length; unknown arch ...): refused naming the card file and the field;
@@ -42,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-SHAPES = [(4000, 3), (3, 4000), (1, 5000), (5000, 1), (100000, 2), (2, 100000), (1, 1), (2, 2), (7, 3), (1, 300)]
+SHAPES = [(480, 360), (4000, 3), (3, 4000), (1, 5000), (5000, 1), (100000, 2), (2, 100000), (1, 1), (2, 2), (7, 3), (1, 300)]
 
 
 class Case:
