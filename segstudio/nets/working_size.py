@@ -35,9 +35,10 @@ from segstudio.core.limits import MAX_SCALE, MIN_SCALE, scale_problem
 from .errors import ModelError
 
 #: Upscaling stops when the long side reaches this many working pixels.
-MAX_UPSCALED_SIDE = 8192
-#: ... or when the working area reaches this (8192 x 4096).
-MAX_UPSCALED_PIXELS = 8192 * 4096
+MAX_UPSCALED_SIDE = 4096
+#: ... or when the working area reaches this (4096 x 4096). (At 8192, a 3x360 image at the shipped models'
+#: scale became 68x8192: 13x the pixels of a CamVid frame at that scale, for an image that narrow.)
+MAX_UPSCALED_PIXELS = 4096 * 4096
 #: A strip (working short side below the network's minimum) is predicted at most this long.
 MAX_STRIP_SIDE = 1024
 __all__ = ["MAX_SCALE", "MIN_SCALE", "bounded_factor", "check_scale", "pad_to", "working_dims"]
