@@ -56,12 +56,14 @@ def test_a_1x5000_image_opens_takes_a_stroke_and_saves(make_window, strips, qtbo
 def test_strips_are_predicted_one_by_one_and_all_together(make_window, strips, tiny_model, qtbot):
     win = make_window(strips)
     win.prediction.select(tiny_model)
-    failed = []
+    failed, notes = [], []
+    win.prediction.message.connect(notes.append)
     win.prediction.imageFailed.connect(lambda path, text: failed.append(text))
     win.prediction.failed.connect(failed.append)
     with qtbot.waitSignal(win.predictionFinished, timeout=60000):
         win.act_predict.trigger()
     assert not failed and win.canvas.labels.shape == (5000, 1)
+    assert any("a 1x5000 image is predicted at" in n for n in notes)  # the bounded scale is said
     assert win.current.history_length == 1  # the prediction, one undo step
     with qtbot.waitSignal(win.predictionFinished, timeout=60000):
         win.act_predict_all.trigger()
