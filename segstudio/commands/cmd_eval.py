@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 
+from segstudio.commands import arg_types
 from segstudio.core.errors import SegstudioError
 from segstudio.core.evaluate import evaluate_folders
 from segstudio.core.labels import resolve_labelset
@@ -31,7 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--json", type=Path, help="write the figures to this JSON file")
     p.add_argument("--allow-missing", action="store_true",
                    help="score the pairs found even if some files are missing or mismatched")
-    p.add_argument("--workers", type=int, default=None, help="decoding threads (default: 2 x cores, max 8)")
+    p.add_argument("--workers", type=arg_types.count(1, 256, "workers"), default=None, help="decoding threads (default: 2 x cores, max 8)")
 
 
 def _pct(v: float) -> str:

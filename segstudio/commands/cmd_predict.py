@@ -20,6 +20,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from segstudio.commands import arg_types
 from segstudio.core.errors import SegstudioError
 from segstudio.core.imageio import list_images
 from segstudio.core.output_guard import refuse_existing, refuse_input_folder, refuse_inputs
@@ -34,20 +35,20 @@ def add_arguments(p) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace label PNGs that already exist in --out (never an input)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: 4 on GPU, 1 on CPU)")
-    p.add_argument("--tile-size", type=int, default=1024,
+    p.add_argument("--batch-size", type=arg_types.count(1, 4096, "batch size"), default=None, help="images per forward pass (default: 4 on GPU, 1 on CPU)")
+    p.add_argument("--tile-size", type=arg_types.count(64, 65536, "tile size"), default=1024,
                    help="images larger than this (px) are predicted in overlapping tiles (default 1024)")
-    p.add_argument("--tile-overlap", type=int, default=None, help="tile overlap in px (default: per architecture)")
+    p.add_argument("--tile-overlap", type=arg_types.count(0, 16384, "tile overlap"), default=None, help="tile overlap in px (default: per architecture)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="arithmetic: auto = bf16 (else fp16) autocast on CUDA, fp32 elsewhere; "
                         "bf16 also works on CPU (faster on CPUs with AVX512-BF16/AMX)")
-    p.add_argument("--workers", type=int, default=None, help="image decoding threads (default: up to 4)")
+    p.add_argument("--workers", type=arg_types.count(1, 256, "workers"), default=None, help="image decoding threads (default: up to 4)")
     p.add_argument("--backend", default=None, choices=["auto", "torch", "onnxruntime"],
                    help="CPU inference: auto (default; $SEGSTUDIO_BACKEND overrides it) = onnxruntime when it is "
                         "installed and its labels match torch's, measured faster; the model's ONNX export is "
                         "cached per weights")
-    p.add_argument("--scale", type=float, default=None,
-                   help="resize images by this factor before the network (1.0 = native size); default: the "
+    p.add_argument("--scale", type=arg_types.scale, default=None,
+                   help="resize images by this factor (0.01 to 8) before the network (1.0 = native size); default: the "
                         "scale the model was trained at (the card's input.train_short_side)")
     p.add_argument("--tta", choices=["flip", "flip+scales"], default=None,
                    help="test-time augmentation: average the prediction of the image and its mirror image "

@@ -6,8 +6,13 @@ both win. A second studio finds it held and opens the folder read-only
 (`FolderLock.holder` says by whom, for the banner). A lock whose holder is
 gone — same host, and no process with that pid — is stale and taken over, and
 so is one this process left (the folder reopened).
-A lock from another host cannot be checked and is respected. A folder where
-no lock can be created (read-only) is not locked: nothing can be saved there
+A lock from another host cannot be checked and is respected (the read-only
+banner names the lock file, to delete if that studio is gone). A damaged
+lock file (garbage, truncated, a pid out of range) counts as stale, unless it
+is a second old (another studio may be writing it). Anything but a regular
+file at the lock's path (a directory, a pipe, a link) is never touched nor
+read: the folder opens read-only and `problem` says why. A folder where no
+lock can be created (read-only) is not locked: nothing can be saved there
 anyway. `release` removes the file only while it still holds our token.
 """
 
@@ -19,11 +24,15 @@ import getpass
 import json
 import os
 import socket
+import stat
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 LOCK_FILE = ".segstudio-lock"
+#: A damaged lock file younger than this may be one another studio is writing: wait for it.
+FRESH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ def _pid_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process; a pid no process can have
         return False
     except PermissionError:  # exists, owned by another user
         return True
@@ -65,6 +74,7 @@ class FolderLock:
         self.owned = False
         self.holder: LockHolder | None = None  # who holds it when we do not
         self.took_over: LockHolder | None = None  # the stale holder we replaced
+        self.problem: str | None = None  # why the folder cannot be locked (something else at the lock's path)
 
     def _payload(self) -> bytes:
         return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "user": _user(),
@@ -74,7 +84,10 @@ class FolderLock:
     def read(self) -> tuple[LockHolder | None, str | None]:
         """(holder, token) from the lock file; (None, None) if absent; a damaged file counts as stale."""
         try:
-            d = json.loads(self.path.read_bytes()[:4096])
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                raw = f.read(4096)  # a lock file is ~150 bytes: a huge one is not read whole
+            d = json.loads(raw)
             holder = LockHolder(int(d["pid"]), str(d["host"]), str(d.get("user", "")), str(d.get("time", "")))
             return holder, d.get("token")
         except FileNotFoundError:
@@ -93,25 +106,54 @@ class FolderLock:
 
     def acquire(self) -> bool:
         """Take the lock (or a stale one); False if another live studio holds it or the folder is read-only."""
-        for _ in range(3):
+        for _ in range(8):  # a few races, and waiting out a damaged lock file that may be being written
             try:
                 if self._create():
                     self.owned, self.holder = True, None
                     return True
             except OSError:  # read-only folder, full disk: nothing will be saved here
                 return False
+            self.problem = self._not_a_lock_file()
+            if self.problem:
+                return False
             holder, _token = self.read()
             if holder is None:
                 continue  # released meanwhile: try again
+            if holder.pid == -1 and self._age() < FRESH_S:  # damaged, or being written right now
+                time.sleep(FRESH_S / 2)
+                continue
             # this process's own lock (a folder reopened) or a dead holder's on this host: take it over
             if holder.host == socket.gethostname() and (holder.pid == os.getpid() or not _pid_alive(holder.pid)):
                 self.took_over = holder
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+                except OSError:  # cannot remove it: no write access here, nothing to guard
+                    return False
                 continue
             self.holder = holder
             return False
         return False
+
+    def _not_a_lock_file(self) -> str | None:
+        """Why the lock's path holds something other than a lock file (None if it is one or is gone)."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError:
+            return None
+        if stat.S_ISREG(mode):
+            return None
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode)
+                else "not a regular file")
+        return (f"{self.path} is {kind}, not a segstudio lock file, so this folder cannot be locked against "
+                "a second studio; opened read-only (remove or rename it to edit here)")
+
+    def _age(self) -> float:
+        try:
+            return time.time() - os.stat(self.path).st_mtime
+        except OSError:
+            return FRESH_S
 
     def release(self) -> None:
         if not self.owned:

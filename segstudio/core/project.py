@@ -141,11 +141,14 @@ class Project:
     def take_lock(self) -> bool:
         """Take the folder's lock; if another studio holds it the project becomes read-only."""
         self.lock = FolderLock(self.images_dir)
-        if self.lock.acquire() or self.lock.holder is None:  # a read-only folder cannot be locked: nothing to guard
+        owned = self.lock.acquire()
+        if owned or (self.lock.holder is None and not self.lock.problem):  # a read-only folder: nothing to guard
             self.read_only_reason = None
             return True
-        self.read_only_reason = (f"{self.images_dir} is open in another segstudio ({self.lock.holder.describe()}); "
-                                 "opened read-only: nothing is saved here until that studio closes the folder")
+        self.read_only_reason = self.lock.problem or (
+            f"{self.images_dir} is open in another segstudio ({self.lock.holder.describe()}); opened read-only: "
+            f"nothing is saved here until that studio closes the folder (if it is gone, e.g. its computer "
+            f"crashed, delete {self.lock.path} and open the folder again)")
         return False
 
     @property

@@ -41,6 +41,10 @@ def run_app(args) -> int:
     app.setApplicationName("segstudio")
     app.setOrganizationName("segstudio")
     win = MainWindow(scan_models=False)
+    from . import settings_store
+
+    if settings_store.problem:  # a damaged settings file: the defaults are used; say so once
+        win.statusBar().showMessage(f"Settings: {settings_store.problem}", 20000)
     model = getattr(args, "model", None)
     if model:
         win.prediction.requested = model

@@ -25,6 +25,7 @@ from .dialogs import DialogsController
 from .ground_truth import GroundTruthController, gt_scores, status_text
 from .image_loader import Prefetcher
 from .prediction import PredictionController
+from .settings_store import check as check_settings, open_settings
 from .window_ui import build_ui, restore_layout, save_layout
 
 if TYPE_CHECKING:  # numpy, OpenCV and PIL (core.document, core.project) load after the first paint
@@ -38,11 +39,6 @@ if TYPE_CHECKING:  # numpy, OpenCV and PIL (core.document, core.project) load af
     from .session import Session
 
 
-def open_settings() -> QSettings:
-    """segstudio's settings (INI format, so tests can redirect them with QSettings.setPath)."""
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "segstudio", "segstudio")
-
-
 class MainWindow(QMainWindow):
     imageOpened = Signal(object)       # Path
     predictionFinished = Signal(bool)  # cancelled?
@@ -50,7 +46,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None, autosave_ms: int = 1500, scan_models: bool = True):
         super().__init__()
-        self.settings = settings or open_settings()
+        self.settings = check_settings(settings or open_settings())  # a damaged file: defaults, said once
         self.session: Session | None = None
         self.current: Document | None = None
         self.prefetcher = Prefetcher()

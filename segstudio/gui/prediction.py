@@ -31,6 +31,7 @@ class ModelCache:
         self.predictor = None
         self.scale: float | None = None  # the Prediction Scale setting: None = the model's training scale
         self.tta: str | None = None  # the Test-Time Augmentation setting (Predictor.tta)
+        self.on_message = None  # the predictor's notes (a bounded working scale, ...), called on the worker
 
     def get(self, path: Path):
         from segstudio.nets.predictor import Predictor
@@ -38,7 +39,7 @@ class ModelCache:
         with self.lock:
             if self.predictor is None or self.path != path:
                 self.predictor = None
-                self.predictor = Predictor.from_checkpoint(str(path))
+                self.predictor = Predictor.from_checkpoint(str(path), on_message=self.on_message)
                 self.path = path
             self.predictor.scale = self.scale
             self.predictor.tta = self.tta
@@ -122,6 +123,7 @@ class PredictionController(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.cache = ModelCache()
+        self.cache.on_message = self.message.emit  # a signal: delivered on the GUI thread
         self.runner = JobRunner(self)
         self.scanner = JobRunner(self)
         self.models: list[tuple[str, Path]] = []

@@ -106,7 +106,13 @@ def prepare_onnxruntime(model: nn.Module, card: dict, threads: int | None = None
     if verdict is not None and verdict["agreement"] < MIN_AGREEMENT:
         raise _disagreement(card, verdict["agreement"])
     if verdict is not None and onnx_path.is_file():
-        return OrtModule(ort_session(onnx_path, threads), model)
+        try:
+            return OrtModule(_checked_session(ort_session(onnx_path, threads), card), model)
+        except Exception as e:  # noqa: BLE001 (onnxruntime raises bare Exception subclasses) truncated or foreign
+            log.warning("%s: the cached ONNX export is damaged or not this model's (%s); removed, exported again",
+                        onnx_path, str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
+            for f in (onnx_path, verdict_path):
+                f.unlink(missing_ok=True)
     if cached_only:
         return None
     # Export and check once; the checked session is the one returned (no second hash or session build).
@@ -121,6 +127,20 @@ def prepare_onnxruntime(model: nn.Module, card: dict, threads: int | None = None
     if agreement < MIN_AGREEMENT:
         raise _disagreement(card, agreement)
     return OrtModule(session, model)
+
+
+def _checked_session(session, card: dict):
+    """`session` if it takes the image input and gives the card's classes at the input's size (a
+    32x32 trial); raises otherwise."""
+    from .onnx_export import INPUT_NAME, OUTPUT_NAME
+
+    names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+    if names[0] != [INPUT_NAME] or OUTPUT_NAME not in names[1]:
+        raise ModelError(f"inputs {names[0]} and outputs {names[1]}, not [{INPUT_NAME!r}] and {OUTPUT_NAME!r}")
+    shape = session.run([OUTPUT_NAME], {INPUT_NAME: np.zeros((1, 3, 32, 32), np.float32)})[0].shape
+    if tuple(shape) != (1, card["num_classes"], 32, 32):
+        raise ModelError(f"a 1x3x32x32 input gives {tuple(shape)}, not (1, {card['num_classes']}, 32, 32)")
+    return session
 
 
 def _disagreement(card: dict, agreement: float) -> ModelError:
@@ -206,7 +226,7 @@ class BackendSwitch(nn.Module):
         try:
             # Exported from a copy: tracing must not meet the predictions running on the model.
             self._ort = prepare_onnxruntime(copy.deepcopy(self.model), self._card)
-        except (SegstudioError, ImportError, RuntimeError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 (onnxruntime raises bare Exception subclasses): torch goes on
             self._report(e)
         finally:
             self._ready.set()

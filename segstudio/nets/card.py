@@ -12,7 +12,9 @@ Input normalisation (`card["input"]`): pixels 0..255 are put in
 `channel_order` ("RGB" or "BGR"), multiplied by `scale`, then `mean` is
 subtracted and the result divided by `std`, per channel in that order. An
 optional `resize` factor (default 1) says that the network saw images scaled
-by it (models trained on downscaled images, e.g. on a CPU).
+by it (models trained on downscaled images, e.g. on a CPU); an optional
+`train_short_side` (whole pixels) is the short side of the training images as
+the network saw them, which the predictor brings every image's short side to.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ FORMAT_VERSION = 1
 
 IMAGENET_INPUT = {"channel_order": "RGB", "scale": 1 / 255,
                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+#: Bounds of input.train_short_side (pixels): anything else is a damaged or hand-edited card.
+MIN_SHORT_SIDE, MAX_SHORT_SIDE = 1, 16384
 # The convention of the original Caffe FCN / VGG weights (mean in B, G, R order).
 CAFFE_INPUT = {"channel_order": "BGR", "scale": 1.0,
                "mean": [104.00698793, 116.66876762, 122.67891434], "std": [1.0, 1.0, 1.0]}
@@ -116,6 +120,11 @@ def _check_input(inp, bad) -> None:
     resize = inp.get("resize", 1.0)
     if not isinstance(resize, (int, float)) or isinstance(resize, bool) or not 0 < resize <= 8:
         raise bad(f"input.resize (factor applied to images before the network) must be in (0, 8], got {resize!r}")
+    short = inp.get("train_short_side")
+    whole = isinstance(short, int) or (isinstance(short, float) and short.is_integer())
+    if short is not None and (not whole or isinstance(short, bool) or not MIN_SHORT_SIDE <= short <= MAX_SHORT_SIDE):
+        raise bad(f"input.train_short_side (the short side, in pixels, of the images the model was trained on) "
+                  f"must be a whole number from {MIN_SHORT_SIDE} to {MAX_SHORT_SIDE}, got {short!r}")
 
 
 def card_labelset(card: dict, source: str | Path = "model card") -> LabelSet:

@@ -64,6 +64,7 @@ def card_path(weights_path: str | Path) -> Path:
 def read_card(path: str | Path) -> dict:
     """The validated card of a checkpoint (`path` is the .json or the weights file beside it)."""
     path = Path(path)
+    _refuse_onnx(path)
     json_path = path if path.suffix == CARD_SUFFIX else card_path(path)
     if json_path.is_file():
         try:  # size and nesting limits: one hostile card must not break listing the models
@@ -237,6 +238,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if path.is_file() or looks_like_path:
         if not path.is_file():
             raise ModelNotFound(f"{path}: no such checkpoint file")
+        _refuse_onnx(path)
         if path.suffix == CARD_SUFFIX:
             for suffix in (WEIGHTS_SUFFIX, *PICKLE_SUFFIXES):
                 if path.with_suffix(suffix).is_file():
@@ -253,6 +255,14 @@ def resolve_model(name_or_path: str | Path) -> Path:
         available = (f"none (no models in {paths.shipped_models_dir()} or {paths.user_models_dir()}; "
                      "train one with 'segstudio train' or pass a checkpoint path)")
     raise ModelNotFound(f"no model named {text!r}; available: {available}")
+
+
+def _refuse_onnx(path: Path) -> None:
+    """ModelError for an ONNX file given as a model: segstudio predicts from checkpoints, whatever the ONNX."""
+    if path.suffix.lower() == ".onnx":
+        raise ModelError(f"{path}: an ONNX file is not a segstudio checkpoint; segstudio loads a .safetensors "
+                         "checkpoint with its .json card (or a .pth state dict). ONNX is what 'segstudio "
+                         "export-model' writes from a checkpoint, for other programs")
 
 
 def default_model() -> ModelInfo | None:

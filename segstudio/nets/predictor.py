@@ -39,8 +39,9 @@ from .card import InputTransform, card_labelset, validate_card
 from .checkpoint import load_checkpoint
 from .device import pick_device
 from .errors import ModelError
-from .tiling import tiles
+from .tiling import same_shape_groups, tiles
 from .upsample import margin, softmax, upsample
+from .working_size import check_scale, pad_to, working_dims
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,10 @@ class Predictor:
         # Models trained on downscaled images (e.g. on a CPU) see images resized by this
         # factor; their logits are scaled back to the image's own size.
         self.input_resize = self.transform.resize
-        if scale is not None and not 0 < scale <= 8:
-            raise ModelError(f"scale must be in (0, 8], got {scale}")
-        self.scale = scale  # None: the working scale the card asks for
+        self.scale = None if scale is None else check_scale(scale)  # None: the working scale the card asks for
         self.tta = tta  # None: one view; else a key of TTA_VIEWS (checked by the setter)
-        short = (card.get("input") or {}).get("train_short_side")
-        self.train_short_side = int(short) if isinstance(short, (int, float)) and short > 0 else None
+        self.train_short_side = (card.get("input") or {}).get("train_short_side")  # checked by validate_card
+        self._capped: set = set()  # image sizes whose working scale was capped (said once each)
         self.source: str | Path | None = None  # the checkpoint (name or path) it was loaded from, if any
 
     @classmethod
@@ -244,17 +243,24 @@ class Predictor:
         return self._predict_native(self._to_working(image, scale), cancel, None, "probs")[1]
 
     def _working_size(self, w: int, h: int, scale: float | None) -> tuple[float, tuple[int, int]]:
-        """(factor, (width, height)) of a w x h image at the working scale (`working_factor`, or `scale`)."""
-        factor = self.working_factor(w, h) if scale is None else float(scale)
-        return factor, (max(1, round(w * factor)), max(1, round(h * factor)))
+        """(factor, (width, height)) of a w x h image at the working scale (`working_factor`, or `scale`),
+        bounded for any shape (see nets.working_size)."""
+        asked = self.working_factor(w, h) if scale is None else check_scale(scale, derived=True)
+        factor, size, bounded = working_dims(w, h, asked, self.output_stride)
+        if bounded and len(self._capped) < 3 and (w, h) not in self._capped:  # said once per size, 3 sizes at most
+            self._capped.add((w, h))
+            self._message(f"a {w}x{h} image is predicted at {size[0]}x{size[1]} working pixels, not at {asked:.3g}x "
+                          "its size (the working size of extreme shapes is bounded)")
+        return factor, size
 
     def _to_working(self, image: np.ndarray, scale: float | None) -> np.ndarray:
         """The image resized to the working scale (`working_factor`, or `scale`); itself if that is 1."""
         h, w = image.shape[:2]
-        factor, size = self._working_size(w, h, scale)
+        _, size = self._working_size(w, h, scale)
         if size == (w, h):
             return image
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        smaller = size[0] * size[1] < w * h
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
 
     def _predict(self, image, cancel, progress, scale, extra: str | None):
         image = self._check_image(image)
@@ -303,8 +309,12 @@ class Predictor:
 
     def _predict_native(self, image, cancel, progress, extra: str | None):
         """(labels, K,h,w softmax probabilities for `extra="probs"`, the HxW softmax margin for
-        `extra="margin"`, else None) at the image's own size."""
+        `extra="margin"`, else None) at the image's own size. A side shorter than the output stride
+        is mirrored up to it for the network, and the result cropped back."""
         h, w = image.shape[:2]
+        if min(h, w) < self.output_stride:
+            labels, more = self._predict_native(pad_to(image, self.output_stride), cancel, progress, extra)
+            return labels[:h, :w], (None if more is None else more[..., :h, :w])
         tile = self.tile_size
         while True:
             try:
@@ -349,7 +359,7 @@ class Predictor:
                else torch.empty((h, w), dtype=torch.uint8))
         conf = torch.empty((h, w), dtype=torch.float32) if extra == "margin" else None
         done = 0
-        for group in _same_shape_groups(grid, self.batch_size):
+        for group in same_shape_groups(grid, self.batch_size):
             _check(cancel)
             batch = [image[r.start:r.end, c.start:c.end] for r, c in group]
             logits = self._forward(self.preprocess(batch))
@@ -389,6 +399,7 @@ class Predictor:
         images = [self._check_image(im) for im in images]
         h, w = images[0].shape[:2]
         if (len({im.shape for im in images}) > 1 or max(h, w) > self.tile_size or self.tta
+                or min(h, w) < self.output_stride
                 or abs(self.working_factor(w, h) - 1.0) > 1e-6):
             return [self.predict(im, cancel=cancel) for im in images]
         _check(cancel)
@@ -482,16 +493,3 @@ def _error_text(e: BaseException, path: Path) -> str:
     text = str(e)
     return text if str(path) in text or path.name in text else f"{path}: {text}"
 
-
-def _same_shape_groups(grid, batch_size: int):
-    """Consecutive tiles of equal size, at most `batch_size` per group."""
-    group = []
-    for rc in grid:
-        shape = (rc[0].end - rc[0].start, rc[1].end - rc[1].start)
-        if group and (len(group) == batch_size or shape != (group[0][0].end - group[0][0].start,
-                                                            group[0][1].end - group[0][1].start)):
-            yield group
-            group = []
-        group.append(rc)
-    if group:
-        yield group

@@ -41,3 +41,17 @@ def spans(length: int, tile: int, overlap: int, align: int = 1) -> list[Span]:
 def tiles(height: int, width: int, tile: int, overlap: int, align: int = 1) -> list[tuple[Span, Span]]:
     """(row span, column span) of every tile of an image, row by row."""
     return [(r, c) for r in spans(height, tile, overlap, align) for c in spans(width, tile, overlap, align)]
+
+
+def same_shape_groups(grid, batch_size: int):
+    """Consecutive tiles of equal size, at most `batch_size` per group."""
+    group = []
+    for rc in grid:
+        shape = (rc[0].end - rc[0].start, rc[1].end - rc[1].start)
+        if group and (len(group) == batch_size or shape != (group[0][0].end - group[0][0].start,
+                                                            group[0][1].end - group[0][1].start)):
+            yield group
+            group = []
+        group.append(rc)
+    if group:
+        yield group

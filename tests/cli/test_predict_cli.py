@@ -167,9 +167,9 @@ def test_predict_scale_flag_reaches_the_predictor(tmp_path, model_path, capsys, 
                  "--scale", "0.5", str(src)]) == 0
     assert calls and {out for _, out in calls} == {0.5}
     assert read_label_png(tmp_path / "m" / "a.png").shape == (48, 64)
-    assert main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m2"), "--quiet",
-                 "--scale", "0", str(src)]) == 2
-    assert "scale must be in (0, 8]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused by the parser, before the model loads
+        main(["predict", "--model", str(model_path), "--out", str(tmp_path / "m2"), "--quiet", "--scale", "0", str(src)])
+    assert stop.value.code == 2 and "scale must be a number from 0.01 to 8" in capsys.readouterr().err
     assert not (tmp_path / "m2" / "a.png").exists()
 
 

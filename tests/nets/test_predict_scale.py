@@ -61,7 +61,7 @@ def test_scale_setting_overrides_the_card_and_old_cards_keep_input_resize():
     model, p = probe_predictor(resize=0.5)  # a card from before train_short_side
     p.predict(np.zeros((400, 600, 3), np.uint8))
     assert model.sizes[-1] == (200, 300)
-    with pytest.raises(Exception, match="scale must be in"):
+    with pytest.raises(Exception, match="scale must be a number from 0.01 to 8"):
         probe_predictor(_scale=0.0)
 
 

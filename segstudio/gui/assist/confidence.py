@@ -12,6 +12,7 @@ next, and round again).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,8 @@ class ConfidenceView(QObject):
         self.conf, self.regions, self.next_index = None, None, 0
         masks = self._masks_dir()
         if masks is not None and self.path is not None:
-            confidence_path(masks, self.path.stem).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder in its place: read_confidence ignores it
+                confidence_path(masks, self.path.stem).unlink(missing_ok=True)
         if self.act_heat.isChecked():
             self.ensure(self._show)
 
@@ -119,7 +121,7 @@ class ConfidenceView(QObject):
 
     def ensure(self, then) -> None:
         """Load or compute the current image's confidence, then call `then()`."""
-        from segstudio.core.assist.confidence_store import load_confidence
+        from segstudio.core.assist.confidence_store import read_confidence
 
         if self.conf is not None:
             then()
@@ -128,8 +130,9 @@ class ConfidenceView(QObject):
         masks = self._masks_dir()
         if labels is None or self.path is None:
             return
+        problem = None
         if masks is not None:
-            self.conf = load_confidence(masks, self.path.stem, size=(labels.shape[1], labels.shape[0]))
+            self.conf, problem = read_confidence(masks, self.path.stem, size=(labels.shape[1], labels.shape[0]))
             if self.conf is not None:
                 then()
                 return
@@ -139,7 +142,8 @@ class ConfidenceView(QObject):
                          if not self.runner.running() else "Computing confidence…")
             return
         path, model = self.path, pred.model_path
-        self.ctl.say(f"Computing confidence with {model.stem}…", 0)
+        self.ctl.say((f"{problem}; computing it again with {model.stem}…" if problem
+                      else f"Computing confidence with {model.stem}…"), 0)
         mc = MC_SAMPLES if self.act_mc.isChecked() else 0
         self.runner.start(confidence_job(pred.cache, model, rgb, mc),
                           on_succeeded=lambda conf: self._computed(path, conf, then),
@@ -213,7 +217,7 @@ class ConfidenceView(QObject):
         """Compute, on a worker thread, the confidence of masked images that have none; then `then()`.
         While another confidence job runs, the request waits for it to end. False if there is nothing to
         do or no model to do it with."""
-        from segstudio.core.assist.confidence_store import confidence_path
+        from segstudio.core.assist.confidence_store import has_confidence
 
         project, pred = self.ctl.win.project, self.ctl.win.prediction
         if project is None or pred.model_path is None:
@@ -221,7 +225,7 @@ class ConfidenceView(QObject):
         if self.runner.running():  # done when the running job ends (the latest request wins)
             self._pending_fill = (images, then)
             return True
-        todo = [p for p in images if project.has_mask(p) and not confidence_path(project.masks_dir, p.stem).is_file()]
+        todo = [p for p in images if project.has_mask(p) and not has_confidence(project.masks_dir, p.stem)]
         if not todo:
             return False
         model = pred.model_path

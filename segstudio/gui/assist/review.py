@@ -66,8 +66,8 @@ class ReviewQueue(QObject):
             return
         if self.order_combo.currentIndex() == 1:
             # Images without a saved confidence get one from the model (then the list is sorted again).
-            self.win.assist.confidence.fill_missing(project.images, self.apply)
             conf = {p: mean_confidence(project.masks_dir, p.stem) for p in project.images}
+            self.win.assist.confidence.fill_missing([p for p in project.images if conf[p] is None], self.apply)
             order = sorted(project.images, key=lambda p: (conf[p] is None, conf[p] or 0.0, p.name))
         else:
             order = list(project.images)
