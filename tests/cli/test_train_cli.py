@@ -105,26 +105,27 @@ def test_user_errors_are_one_line(tmp_path, capsys, args, message, data):
     assert rc == 2 and message in err and err.startswith("segstudio train: error:")
 
 
-def test_without_arch_or_init_a_new_run_trains_the_pretrained_default(data, tmp_path, capsys):
-    out = tmp_path / "default"
+def _train_without_arch(data, out, capsys, *extra) -> dict:
+    """`segstudio train` on the shapes folders with neither --arch nor --init; the written card."""
     rc = main(["train", "--images", str(data / "train"), "--masks", str(data / "trainannot"),
-               "--labels", str(data / "labels.json"), "--out", str(out), "--epochs", "2", "--short-side", "48",
-               "--crop", "40x40", "--threads", "1", "--quiet"])
+               "--labels", str(data / "labels.json"), "--out", str(out), "--threads", "1", "--quiet", *extra])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "EfficientNet-Lite0 ImageNet weights" in text and "sha256 verified" in text
     card = read_card(out / "fcn8s-lite0-shapes.safetensors")
+    card["printed"] = text
+    return card
+
+
+def test_without_arch_or_init_a_new_run_trains_the_pretrained_default(data, tmp_path, capsys):
+    card = _train_without_arch(data, tmp_path / "default", capsys, "--epochs", "2", "--short-side", "48",
+                               "--crop", "40x40")
+    assert "EfficientNet-Lite0 ImageNet weights" in card["printed"] and "sha256 verified" in card["printed"]
     recipe = card["training"]["recipe"]
     assert card["arch"] == "fcn8s-lite0" and card["training"]["pretrained"].startswith("EfficientNet-Lite0")
     assert (recipe["optimizer"], recipe["encoder_lr_mult"], recipe["max_minutes"]) == ("adamw", 0.1, 10.0)
     assert card["training"]["resolution"] == {"short_side": 48}
     assert card["input"]["mean"] == [127.0] * 3 and card["input"]["train_short_side"] == 48
     # an explicit --scale replaces the default short side; --pretrained none starts from random weights
-    out2 = tmp_path / "scaled"
-    rc = main(["train", "--images", str(data / "train"), "--masks", str(data / "trainannot"),
-               "--labels", str(data / "labels.json"), "--out", str(out2), "--epochs", "1", "--scale", "0.5",
-               "--pretrained", "none", "--threads", "1", "--quiet"])
-    text = capsys.readouterr().out
-    assert rc == 0, text
-    card = read_card(out2 / "fcn8s-lite0-shapes.safetensors")
+    card = _train_without_arch(data, tmp_path / "scaled", capsys, "--epochs", "1", "--scale", "0.5",
+                               "--pretrained", "none")
     assert card["training"]["resolution"] == {"scale": 0.5} and card["training"]["pretrained"] is None
