@@ -151,6 +151,9 @@ def main() -> None:
     held_out = holdout_block(args)
     if held_out:
         card["generalisation"] = held_out
+    if not card.get("metrics"):  # trained without a validation split: the card's figures are these
+        card["metrics"] = {**{k: s16[k] for k in HEADLINE}, "split": "val (part of the training data)",
+                           "images": n_images, "resolution": "native"}
     if args.description:
         card["description"] = args.description
     if args.procedure:

@@ -29,7 +29,7 @@ from segstudio.core.output_guard import refuse_existing, refuse_input_folder, re
 def add_arguments(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files or folders of images")
     p.add_argument("--model", help="model name (see 'segstudio models') or checkpoint path "
-                                   "(default: the default model, segnet-basic-camvid when shipped)")
+                                   "(default: the default model, fcn8s-lite0-camvid when shipped)")
     p.add_argument("--out", required=True, type=Path,
                    help="folder for the label PNGs (not an input folder)")
     p.add_argument("--overwrite", action="store_true",

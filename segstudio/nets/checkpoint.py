@@ -33,7 +33,7 @@ from .weights import card_for_foreign_state_dict, convert_state_dict
 
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
-DEFAULT_MODEL_NAME = "segnet-basic-camvid"
+DEFAULT_MODEL_NAME = "fcn8s-lite0-camvid"
 CARD_METADATA_KEY = "segstudio.card"
 # re-exported: callers that save checkpoints build cards with these
 __all__ = ["CAFFE_INPUT", "FORMAT_NAME", "FORMAT_VERSION", "IMAGENET_INPUT", "ModelInfo", "card_labelset",

@@ -133,10 +133,10 @@ def test_predict_without_model_uses_the_default_model(tmp_path, home, capsys):
     assert "no model found" in capsys.readouterr().err
     torch.manual_seed(0)
     card = make_card("segnet-basic", 0.125, preset("camvid"))
-    save_checkpoint(tmp_path / "shipped" / "segnet-basic-camvid", build_model("segnet-basic", 11, width=0.125), card)
+    save_checkpoint(tmp_path / "shipped" / "fcn8s-lite0-camvid", build_model("segnet-basic", 11, width=0.125), card)
     save_checkpoint(home / "models" / "another", build_model("segnet-basic", 11, width=0.125), card)
     assert main(["predict", "--out", str(tmp_path / "out"), str(src)]) == 0
-    assert "model segnet-basic-camvid" in capsys.readouterr().err
+    assert "model fcn8s-lite0-camvid" in capsys.readouterr().err
     assert read_label_png(tmp_path / "out" / "one.png").shape == (30, 40)
 
 

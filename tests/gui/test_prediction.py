@@ -208,7 +208,7 @@ def test_model_menu_lists_found_models_and_selects_default(tmp_path, tiny_model,
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     for suffix in (".safetensors", ".json"):
-        shutil.copy(tiny_model.with_suffix(suffix), shipped / ("segnet-basic-camvid" + suffix))
+        shutil.copy(tiny_model.with_suffix(suffix), shipped / ("fcn8s-lite0-camvid" + suffix))
     monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(shipped))
     monkeypatch.setenv("SEGSTUDIO_HOME", str(tmp_path / "home"))
     win = MainWindow(settings=studio_settings, scan_models=False)
@@ -216,11 +216,11 @@ def test_model_menu_lists_found_models_and_selects_default(tmp_path, tiny_model,
     assert not win.act_predict.isEnabled() and "No model" in win.act_predict.toolTip()
     with qtbot.waitSignal(win.modelsReady, timeout=30000):
         win.prediction.scan()
-    assert win.prediction.model_path == shipped / "segnet-basic-camvid.safetensors"
+    assert win.prediction.model_path == shipped / "fcn8s-lite0-camvid.safetensors"
     names = [a.text() for a in win.model_menu.actions()]
-    assert "segnet-basic-camvid" in names and "Load Checkpoint…" in names
+    assert "fcn8s-lite0-camvid" in names and "Load Checkpoint…" in names
     checked = [a.text() for a in win.model_menu.actions() if a.isCheckable() and a.isChecked()]
-    assert checked == ["segnet-basic-camvid"]
+    assert checked == ["fcn8s-lite0-camvid"]
     assert win.act_predict.isEnabled()
 
 

@@ -133,11 +133,11 @@ def test_broken_card_is_reported_with_its_file(tmp_path):
 def test_find_and_resolve_models_by_name(model_dirs):
     shipped, user = model_dirs
     assert find_models() == [] and default_model() is None
-    with pytest.raises(ModelNotFound, match="no model named 'segnet-basic-camvid'; available: none"):
-        resolve_model("segnet-basic-camvid")
+    with pytest.raises(ModelNotFound, match="no model named 'fcn8s-lite0-camvid'; available: none"):
+        resolve_model("fcn8s-lite0-camvid")
     model, card = _tiny()
     save_checkpoint(shipped / "aaa-first", model, card)
-    save_checkpoint(shipped / "segnet-basic-camvid", model, card)
+    save_checkpoint(shipped / "fcn8s-lite0-camvid", model, card)
     mine = make_card("segnet-basic", 0.125, preset("camvid"), description="mine")
     save_checkpoint(user / "aaa-first", model, mine)
     save_checkpoint(user / "other", model, card)
@@ -145,10 +145,10 @@ def test_find_and_resolve_models_by_name(model_dirs):
     models = find_models()
     assert all(isinstance(m, ModelInfo) for m in models)
     names = [m.name for m in models]
-    assert sorted(names) == ["aaa-first", "other", "segnet-basic-camvid"]
+    assert sorted(names) == ["aaa-first", "fcn8s-lite0-camvid", "other"]
     first = next(m for m in models if m.name == "aaa-first")
     assert first.card.get("description") == "mine" and first.source == "user"  # user overrides shipped
-    assert default_model().name == "segnet-basic-camvid"
+    assert default_model().name == "fcn8s-lite0-camvid"
     assert resolve_model("other") == user / "other.safetensors"
     assert resolve_model(str(user / "other.json")) == user / "other.safetensors"
     with pytest.raises(ModelNotFound, match="no model named 'nope'; available: .*aaa-first.*other"):
@@ -156,8 +156,8 @@ def test_find_and_resolve_models_by_name(model_dirs):
     with pytest.raises(ModelNotFound, match="no such checkpoint file"):
         resolve_model(str(user / "missing.safetensors"))
     assert [p.name for p, _ in unreadable_models()] == ["junk.safetensors"]
-    loaded, card2 = load_checkpoint("segnet-basic-camvid")
-    assert card2["name"] == "segnet-basic-camvid"
+    loaded, card2 = load_checkpoint("fcn8s-lite0-camvid")
+    assert card2["name"] == "fcn8s-lite0-camvid"
 
 
 def test_default_model_falls_back_to_any_model(model_dirs):

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow  # real models on real images
 def test_the_default_model_ships(monkeypatch):
     monkeypatch.setenv("SEGSTUDIO_SHIPPED_MODELS", str(MODELS))
     info = default_model()
-    assert info is not None and info.name == "segnet-basic-camvid"
-    assert {m.name for m in find_models()} >= {"segnet-basic-camvid"}
+    assert info is not None and info.name == "fcn8s-lite0-camvid"
+    assert {m.name for m in find_models()} >= {"fcn8s-lite0-camvid", "segnet-basic-camvid", "fcn8s-w0.3-camvid"}
 
 
 @pytest.mark.parametrize("weights", SHIPPED, ids=lambda p: p.stem)
