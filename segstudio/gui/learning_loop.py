@@ -118,6 +118,11 @@ class LearningLoop(QObject):
             self._hooked = session
             self.trained_on, self.version, self.repredicted = frozenset(), None, 0
             session.save_listeners.append(lambda _p, error: self.schedule() if error is None else None)
+            if self.enabled:  # a version an earlier session trained (torch loads only with the loop on)
+                from segstudio.nets.learning_loop import latest, model_dir
+
+                self.version = latest(model_dir(session.project.images_dir))
+                self._show()
         self.schedule()
 
     def schedule(self) -> None:

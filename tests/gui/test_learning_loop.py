@@ -94,3 +94,23 @@ def test_turning_it_off_cancels_the_round_and_keeps_nothing(make_window, tmp_pat
     qtbot.wait(100)
     assert versions(model_dir(folder)) == [] and win.learning.version is None
     assert not (folder / "SegmentationClass" / "im1.png").exists()
+
+
+def test_a_version_from_an_earlier_session_is_shown(make_window, image_folder, studio_settings, tmp_path):
+    import shutil
+
+    from segstudio.nets import build_model
+    from segstudio.nets.card import make_card
+    from segstudio.nets.checkpoint import save_checkpoint
+
+    card = make_card("fcn8s-lite0", 1.0, CAMVID)
+    card["project_model"] = {"version": 2, "trained_on_images": 7, "base": "project-v1"}
+    saved = save_checkpoint(tmp_path / "m" / "project-v2", build_model("fcn8s-lite0", 11), card)
+    folder = model_dir(image_folder)
+    folder.mkdir()
+    for p in (saved, saved.with_suffix(".json")):
+        shutil.copy(p, folder / p.name)
+    studio_settings.setValue(SETTING, True)
+    win = make_window(image_folder)
+    assert win.learning.version == folder / "project-v2.safetensors"
+    assert win.learning.label.text() == "Project model v2 · trained on 7 images · re-predicted 0"

@@ -71,3 +71,13 @@ def test_no_images_is_refused(folder):
 
     with pytest.raises(ModelError, match="at least one"):
         finetune(folder / "images", folder / "masks", [], SHAPES_LABELSET, settings=FAST)
+
+
+def test_repredict_order_starts_after_the_current_image_and_skips_the_unwanted():
+    from segstudio.nets.learning_loop import repredict_order
+
+    images = [Path(f"im{i}.png") for i in range(6)]
+    open_ = {Path("im0.png"), Path("im2.png"), Path("im4.png"), Path("im5.png")}
+    assert repredict_order(images, Path("im2.png"), lambda p: p in open_) == [
+        Path("im4.png"), Path("im5.png"), Path("im0.png")]
+    assert repredict_order(images, None, lambda p: p in open_, limit=2) == [Path("im0.png"), Path("im2.png")]
