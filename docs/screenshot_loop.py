@@ -101,10 +101,13 @@ def main() -> int:
     ap.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
     ap.add_argument("--model", type=Path, required=True, help="an fcn8s-lite0 CamVid model without 0006R0")
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    ap.add_argument("--shots", default="similar,loop")
     args = ap.parse_args()
     app, win = studio(args.camvid, args.model)
-    similar_shot(app, win, args.out / "screenshot-similar.png")
-    loop_shot(app, win, args.camvid, args.out / "screenshot-loop.png")
+    if "similar" in args.shots:
+        similar_shot(app, win, args.out / "screenshot-similar.png")
+    if "loop" in args.shots:
+        loop_shot(app, win, args.camvid, args.out / "screenshot-loop.png")
     win.close()
     return 0
 

@@ -130,7 +130,10 @@ def train_config(images_dir: Path, masks_dir: Path, list_file: Path, labelset: L
                   labels=labelset.to_dict(), val_fraction=0.0, name=name, out=str(out),
                   max_minutes=settings.minutes, epochs=1000, threads=settings.threads,
                   batch_size=settings.batch_size, short_side=settings.short_side,
-                  workers=0, cache=True, seed=seed, device=settings.device)
+                  workers=0, cache=True, seed=seed, device=settings.device,
+                  # batch-norm statistics recomputed over a handful of images: held-out CamVid accuracy of a
+                  # 5-image, 1-minute fine-tune of the CamVid lite0 0.734 -> 0.598 with, 0.734 without
+                  bn_recompute=False)
     cfg = TrainConfig().updated(arch_defaults(LOOP_ARCH), "architecture defaults")
     if settings.crop is None:
         cfg = dataclasses.replace(cfg, crop=None)
