@@ -72,6 +72,10 @@ to fix it, all painting that component's true class c:
             superpixel and the connected superpixels whose mean probability of
             c (the model's softmax at its working scale) is >= the tolerance.
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.
+  similar   a click at the component's innermost pixel at each superpixel level with tolerance
+            0.1 to 0.5 (a cosine distance; changing it costs a click): segstudio's
+            SimilarRegion (the similar-region click, K) on the fcn8s-lite0 model's features;
+            only with such a model (--no-similar leaves it out).
   re-predict a box around the component (16 px margin): the model's labels
             for the box (segstudio's predict_box: the crop with 64 px of context
             at the model's working scale) replace the box (possibly several
@@ -117,9 +121,10 @@ from segstudio.core.imageio import label_pngs, list_images, load_image, read_lab
 from segstudio.core.labels import resolve_labelset  # noqa: E402
 
 BASELINE = ("polygon", "brush")
-TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "modelwand", "repredict")
-#: Tools that need a model: not used from an empty mask.
-MODEL_TOOLS = ("modelwand", "repredict")
+TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "modelwand", "repredict",
+           "similar")
+#: Tools that need a model: not used from an empty mask (the similar-region click: an fcn8s-lite0 model).
+MODEL_TOOLS = ("modelwand", "repredict", "similar")
 EMPTY_TOOLSET = tuple(t for t in TOOLSET if t not in MODEL_TOOLS)
 #: Choosing another "protect" mode in the studio's drop-down: open it, pick (two clicks).
 PROTECT_SWITCH = 2
@@ -176,7 +181,7 @@ def annotate(scene: Scene, start: np.ndarray, kit, target: float, cap: int, k: i
             trace.append((best.tool, round(float(best_cost), 2), best_gain, round(correct / scene.n_valid, 4)))
         if not best_runs:
             mode = PRESS if best.protect is not None and best.press_ok else best.protect
-        if best.tool.split()[0] in ("wand", "modelwand"):
+        if best.tool.split()[0] in ("wand", "modelwand", "similar"):
             last[best.tool.split()[0]] = float(best.tool.split()[1])
     acc = correct / max(1, scene.n_valid)
     return {"cost": cost, "actions": actions, "accuracy": acc, "reached": acc >= target, "spent": dict(spent),
@@ -215,6 +220,7 @@ def parse_args():
     ap.add_argument("--components", type=int, default=8, help="wrong components considered per step")
     ap.add_argument("--hand-px", type=int, default=effort_actions.HAND_PX,
                     help="brush placement precision in px (0 = a perfect hand)")
+    ap.add_argument("--no-similar", action="store_true", help="leave the similar-region click out of the toolset")
     ap.add_argument("--sequential", type=int, default=0, metavar="K",
                     help="learning-loop mode (effort_loop.py): the first --limit images in order, the project "
                          "model retrained every K images")
@@ -224,6 +230,17 @@ def parse_args():
                     help="the loop's first version starts from the ImageNet encoder (no trained head) or "
                          "from --model (an fcn8s-lite0), as the studio does when one is selected")
     return ap.parse_args()
+
+
+def similar_features(predictor, image):
+    """The similar-region click's features when the model is an fcn8s-lite0, else None (no such tool)."""
+    from segstudio.nets.errors import ModelError
+    from segstudio.nets.features import pretrained_features
+
+    try:
+        return pretrained_features(predictor, image)
+    except ModelError:
+        return None
 
 
 def mean(xs):
@@ -258,6 +275,8 @@ def main() -> None:
         image = load_image(img_path)
         gt = read_label_png(gt_path, expected_size=(image.shape[1], image.shape[0]))
         scene = Scene(image, gt, labelset.ignore_index, predictor, working_probabilities(predictor, image))
+        if not args.no_similar:
+            scene.features = similar_features(predictor, image)
         pred = predictor.predict(image)
         empty = np.full(gt.shape, labelset.ignore_index, np.uint8)
         empty_scene = Scene(image, gt, labelset.ignore_index, None)

@@ -90,7 +90,10 @@ def in_order(images_dir: Path, gt_dir: Path, limit: int | None):
 
 
 def _scene(Scene, image, gt, labelset, predictor, empty_scene, working_probabilities):
+    from bench_effort import similar_features
+
     sc = Scene(image, gt, labelset.ignore_index, predictor, working_probabilities(predictor, image))
+    sc.features = similar_features(predictor, image)
     sc._sp, sc._sp_obj, sc._boxes = empty_scene.superpixels(), empty_scene._sp_obj, empty_scene._boxes
     return sc
 
