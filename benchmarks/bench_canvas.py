@@ -11,7 +11,11 @@ In one run, with real mouse events sent to the real main window:
     with the neighbour prefetched as it is after a second of annotation, and
     cold);
   - memory held by the undo history after 100 brush strokes (sum of the
-    diffs, and the growth of the process's resident memory).
+    diffs, and the growth of the process's resident memory);
+  - the brush drags again while the learning loop (Model > Learn As I Annotate,
+    gui/learning_loop.py, its default settings: one torch thread, lowered
+    priority) fine-tunes in the background on the two masked photos, and the
+    slowdown against the idle drags above (`loop_slowdown`; --no-loop skips it).
 Targets: median <= 4 ms and p99 <= 16 ms per event, >= 20x faster than the
 naive rebuild, switch <= 400 ms, 100 strokes of undo <= 50 MB.
 The last line is one JSON object.
@@ -157,6 +161,53 @@ class History:
                 pass
 
 
+def view_points(c, view: str, n: int):
+    if view == "fit":
+        c.fit()
+    else:
+        c.zoom_to(1.0, QPointF(c.width() / 2, c.height() / 2))
+    QApplication.processEvents()
+    x0, y0 = c.to_image(QPointF(20, 20))
+    x1, y1 = c.to_image(QPointF(c.width() - 20, c.height() - 20))
+    return zigzag(c, n, max(x0, 0), max(y0, 0), min(x1, W), min(y1, H))
+
+
+def drags_while_learning(app, win, args) -> dict:
+    """The brush drags of both views while the studio's learning loop trains on photos 1 and 2."""
+    from segstudio.nets.learning_loop import LoopSettings
+
+    loop = win.learning
+    if args.loop_nice is not None:
+        loop.loop_settings = LoopSettings(nice=args.loop_nice)
+    loop.timer.setInterval(0)
+    loop.set_enabled(True)
+    deadline = time.time() + 10
+    while not loop.runner.running() and time.time() < deadline:
+        app.processEvents()
+        time.sleep(0.05)
+    if not loop.runner.running():
+        print("learning loop did not start: drags during a fine-tune not measured")
+        return {}
+    settle = time.time() + 25  # model built, the two photos decoded: the training steps run from here
+    while time.time() < settle:
+        app.processEvents()
+        time.sleep(0.05)
+    out = {}
+    for view, key in (("fit", "loop_fit"), ("1:1", "loop_one_to_one")):
+        times = drag_times(app, win.canvas, view_points(win.canvas, view, args.moves + 1))
+        out[f"{key}_median_ms"] = round(statistics.median(times) * 1e3, 3)
+        out[f"{key}_p99_ms"] = round(pct(times, 99) * 1e3, 3)
+        print(f"[{view}, learning loop training] per move event: median {out[f'{key}_median_ms']:.2f} ms, "
+              f"p99 {out[f'{key}_p99_ms']:.2f} ms ({len(times)} events; still training: {loop.runner.running()})")
+    still = loop.runner.running()
+    loop.set_enabled(False)
+    loop.runner.stop()
+    out["loop_training_throughout"] = still
+    win.undo()
+    win.undo()  # the two drags
+    return out
+
+
 def compare(args) -> None:
     """Run the benchmark on OLD and on this checkout alternately; print both and the ratios."""
     runs: dict[str, list[dict]] = {"old": [], "new": []}
@@ -186,6 +237,9 @@ def main() -> None:
     ap.add_argument("--brush", type=int, default=40)
     ap.add_argument("--compare", help="another segstudio checkout to measure against, in the same run")
     ap.add_argument("--rounds", type=int, default=2, help="with --compare: runs of each checkout")
+    ap.add_argument("--no-loop", action="store_true", help="skip the drags during a background fine-tune")
+    ap.add_argument("--loop-nice", type=int, default=None, help="the fine-tune thread's added nice value "
+                    "(default: the studio's, LoopSettings.nice)")
     args = ap.parse_args()
     if args.compare:
         compare(args)
@@ -248,6 +302,8 @@ def main() -> None:
         results[view] = ours
         print(f"[{view} zoom {c.scale:.3f}] per move event: median {statistics.median(ours) * 1e3:.2f} ms, "
               f"p99 {pct(ours, 99) * 1e3:.2f} ms ({len(ours)} events)")
+
+    loop = {} if args.no_loop else drags_while_learning(app, win, args)
 
     # Naive baseline on the same image, fit view (its cost does not depend on the zoom).
     c.fit()
@@ -329,6 +385,9 @@ def main() -> None:
         "undo_strokes": steps,
         "undo_mb": round(undo_mb, 2),
         "undo_rss_growth_mb": round(rss_growth, 1),
+        **loop,
+        "loop_slowdown": round(max(loop["loop_fit_median_ms"], loop["loop_one_to_one_median_ms"])
+                               / (worst_med * 1e3), 2) if loop else None,
         "targets_met": bool(worst_med <= 0.004 and max(fit_p99, one_p99) <= 0.016
                             and naive_med / worst_med >= 20 and t_switch <= 0.4 and undo_mb <= 50),
     }

@@ -72,6 +72,10 @@ to fix it, all painting that component's true class c:
             superpixel and the connected superpixels whose mean probability of
             c (the model's softmax at its working scale) is >= the tolerance.
   grabcut   a box around the true object (2 px margin); segstudio's grabcut_box.
+  similar   a click at the component's innermost pixel at each superpixel level with tolerance
+            0.1 to 0.5 (a cosine distance; changing it costs a click): segstudio's
+            SimilarRegion (the similar-region click, K) on the fcn8s-lite0 model's features;
+            only with such a model (--no-similar leaves it out).
   re-predict a box around the component (16 px margin): the model's labels
             for the box (segstudio's predict_box: the crop with 64 px of context
             at the model's working scale) replace the box (possibly several
@@ -84,11 +88,16 @@ and repeats. Actions with no positive score are never taken.
 Prints per image and means; the last line is one JSON object with images,
 target_pixel_accuracy, baseline_cost_mean, toolset_cost_mean, effort_ratio
 (baseline / toolset, from the prediction), empty_baseline_cost_mean,
-empty_toolset_cost_mean, empty_effort_ratio, toolset_reached, baseline_reached,
+empty_toolset_cost_mean, empty_effort_ratio, end_to_end_ratio
+(brush + polygon from an empty mask / the toolset from the prediction), toolset_reached, baseline_reached,
 the share of toolset cost per tool, and, as a bound rather than an annotator,
 oracle_cost_mean / oracle_effort_ratio: the clicks a perfect object tool would
 need from the prediction if each click fixed one whole wrong component (the
 largest first), and the baseline's cost over that.
+
+--sequential K runs the learning loop instead (effort_loop.py): images in order, the
+project model retrained every K images with the studio's own fine-tune; last line
+JSON with loop_ratio.
 """
 
 from __future__ import annotations
@@ -112,9 +121,10 @@ from segstudio.core.imageio import label_pngs, list_images, load_image, read_lab
 from segstudio.core.labels import resolve_labelset  # noqa: E402
 
 BASELINE = ("polygon", "brush")
-TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "modelwand", "repredict")
-#: Tools that need a model: not used from an empty mask.
-MODEL_TOOLS = ("modelwand", "repredict")
+TOOLSET = ("polygon", "brush", "fill", "superpixel", "wand", "grabcut", "protect", "modelwand", "repredict",
+           "similar")
+#: Tools that need a model: not used from an empty mask (the similar-region click: an fcn8s-lite0 model).
+MODEL_TOOLS = ("modelwand", "repredict", "similar")
 EMPTY_TOOLSET = tuple(t for t in TOOLSET if t not in MODEL_TOOLS)
 #: Choosing another "protect" mode in the studio's drop-down: open it, pick (two clicks).
 PROTECT_SWITCH = 2
@@ -171,7 +181,7 @@ def annotate(scene: Scene, start: np.ndarray, kit, target: float, cap: int, k: i
             trace.append((best.tool, round(float(best_cost), 2), best_gain, round(correct / scene.n_valid, 4)))
         if not best_runs:
             mode = PRESS if best.protect is not None and best.press_ok else best.protect
-        if best.tool.split()[0] in ("wand", "modelwand"):
+        if best.tool.split()[0] in ("wand", "modelwand", "similar"):
             last[best.tool.split()[0]] = float(best.tool.split()[1])
     acc = correct / max(1, scene.n_valid)
     return {"cost": cost, "actions": actions, "accuracy": acc, "reached": acc >= target, "spent": dict(spent),
@@ -210,7 +220,27 @@ def parse_args():
     ap.add_argument("--components", type=int, default=8, help="wrong components considered per step")
     ap.add_argument("--hand-px", type=int, default=effort_actions.HAND_PX,
                     help="brush placement precision in px (0 = a perfect hand)")
+    ap.add_argument("--no-similar", action="store_true", help="leave the similar-region click out of the toolset")
+    ap.add_argument("--sequential", type=int, default=0, metavar="K",
+                    help="learning-loop mode (effort_loop.py): the first --limit images in order, the project "
+                         "model retrained every K images")
+    ap.add_argument("--loop-minutes", type=float, default=1.0, help="time budget of each retrain (--sequential)")
+    ap.add_argument("--loop-threads", type=int, default=2, help="torch threads of each retrain (--sequential)")
+    ap.add_argument("--loop-base", choices=("imagenet", "model"), default="imagenet",
+                    help="the loop's first version starts from the ImageNet encoder (no trained head) or "
+                         "from --model (an fcn8s-lite0), as the studio does when one is selected")
     return ap.parse_args()
+
+
+def similar_features(predictor, image):
+    """The similar-region click's features when the model is an fcn8s-lite0, else None (no such tool)."""
+    from segstudio.nets.errors import ModelError
+    from segstudio.nets.features import pretrained_features
+
+    try:
+        return pretrained_features(predictor, image)
+    except ModelError:
+        return None
 
 
 def mean(xs):
@@ -227,7 +257,15 @@ def main() -> None:
     from segstudio.nets.checkpoint import DEFAULT_MODEL_NAME
 
     model = args.model or DEFAULT_MODEL_NAME
-    predictor = Predictor.from_checkpoint(model, device="cpu")
+    predictor = None if model == "none" else Predictor.from_checkpoint(model, device="cpu")
+    if args.sequential:
+        from effort_loop import run_sequential
+
+        args.model_path = None if predictor is None else str(predictor.source)
+        print(f"learning loop: retrain every {args.sequential} images, {args.loop_minutes:g} min each, "
+              f"from {args.loop_base}; model {model}")
+        run_sequential(args, labelset, predictor, annotate, (BASELINE, TOOLSET, EMPTY_TOOLSET))
+        return
     print("costs: " + ", ".join(f"{k} {v}" for k, v in COSTS.items()))
     print(f"target pixel accuracy {args.target:.0%}, cap {args.cap} actions, hand precision {args.hand_px} px; "
           f"model {model}; "
@@ -237,6 +275,8 @@ def main() -> None:
         image = load_image(img_path)
         gt = read_label_png(gt_path, expected_size=(image.shape[1], image.shape[0]))
         scene = Scene(image, gt, labelset.ignore_index, predictor, working_probabilities(predictor, image))
+        if not args.no_similar:
+            scene.features = similar_features(predictor, image)
         pred = predictor.predict(image)
         empty = np.full(gt.shape, labelset.ignore_index, np.uint8)
         empty_scene = Scene(image, gt, labelset.ignore_index, None)
@@ -273,6 +313,8 @@ def summary(rows, args, seconds) -> None:
         "effort_ratio": m("baseline") / max(m("toolset"), 1e-9),
         "empty_baseline_cost_mean": m("empty_baseline"), "empty_toolset_cost_mean": m("empty_toolset"),
         "empty_effort_ratio": m("empty_baseline") / max(m("empty_toolset"), 1e-9),
+        # what a model that predicts the classes saves against brush and polygon from nothing
+        "end_to_end_ratio": m("empty_baseline") / max(m("toolset"), 1e-9),
         "oracle_cost_mean": mean([r["oracle"] for r in rows]),
         "oracle_effort_ratio": m("baseline") / max(mean([r["oracle"] for r in rows]), 1e-9),
         "toolset_reached": mean([float(r["toolset"]["reached"] and r["empty_toolset"]["reached"]) for r in rows]),
@@ -283,7 +325,8 @@ def summary(rows, args, seconds) -> None:
     print(f"means over {len(rows)} images: from prediction baseline {out['baseline_cost_mean']:.1f} vs toolset "
           f"{out['toolset_cost_mean']:.1f} = {out['effort_ratio']:.2f}x; from empty baseline "
           f"{out['empty_baseline_cost_mean']:.1f} vs toolset {out['empty_toolset_cost_mean']:.1f} = "
-          f"{out['empty_effort_ratio']:.2f}x; toolset reached {out['toolset_reached']:.0%}; a perfect "
+          f"{out['empty_effort_ratio']:.2f}x; end to end (empty brush+polygon / toolset from the prediction) "
+          f"{out['end_to_end_ratio']:.2f}x; toolset reached {out['toolset_reached']:.0%}; a perfect "
           f"one-click-per-component tool would need {out['oracle_cost_mean']:.1f} ({out['oracle_effort_ratio']:.2f}x)")
     print(json.dumps(out))
 

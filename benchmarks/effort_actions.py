@@ -204,6 +204,24 @@ def model_wand_actions(scene, state, comp, last_tolerance):
                 yield Action(f"modelwand {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
 
 
+SIMILAR_TOLERANCES = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def similar_actions(scene, state, comp, last_tolerance):
+    """The similar-region click (K) at the component's innermost pixel, each level and tolerance."""
+    sr = scene.similar_region()
+    if sr is None:
+        return
+    x, y = comp.point
+    for level in LEVELS:
+        for tol in SIMILAR_TOLERANCES:
+            sel = sr.select(level, x, y, tol)
+            if sel is not None:
+                (bx0, by0, _, _), m = sel
+                cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
+                yield Action(f"similar {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
+
+
 def grabcut_actions(scene, state, comp):
     if comp.area < 30:
         return
@@ -255,6 +273,8 @@ def candidates(scene, state, comps, kit, last):
             assisted.append(model_wand_actions(scene, state, comp, last.get("modelwand")))
         if "grabcut" in kit:
             assisted.append(grabcut_actions(scene, state, comp))
+        if "similar" in kit:
+            assisted.append(similar_actions(scene, state, comp, last.get("similar")))
         for actions in assisted:
             yield from (with_protect(scene, state, actions, comp) if "protect" in kit else actions)
         if "repredict" in kit:

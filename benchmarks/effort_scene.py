@@ -53,6 +53,8 @@ class Scene:
         self.predictor = predictor
         self.probs = probs  # K x h x w softmax at the model's working scale (model wand), or None
         self._model_wand = None
+        self.features = None  # fcn8s-lite0 pretrained features (similar-region click), or None
+        self._similar = None
         self._objects: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._sp = None
         self._sp_obj = None
@@ -97,6 +99,13 @@ class Scene:
         if self._model_wand is None and self.probs is not None:
             self._model_wand = ModelWand(self.probs, self._superpixels_object())
         return self._model_wand
+
+    def similar_region(self):
+        if self._similar is None and self.features is not None:
+            from segstudio.core.assist.similar_region import SimilarRegion
+
+            self._similar = SimilarRegion(self.features, self._superpixels_object())
+        return self._similar
 
     def _superpixels_object(self):
         if self._sp_obj is None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QLabel, QSlide
 from .canvas import Tool
 from .class_panel import ClassPanel
 from .file_list import FileList
+from .learning_loop import LearningLoop
 from .model_menu import ModelMenu, ScaleMenu, TtaMenu
 from .safety import SafetyController
 from .status_bar import StatusBar
@@ -37,6 +38,7 @@ def build_ui(win) -> None:
                                     predict_all=win.act_predict_all, fill_only=win.act_fill_only,
                                     cancel=win.act_cancel, train=win.act_train, label=win.model_combo_label,
                                     submenus=(win.scale_menu, win.tta_menu))
+    win.learning = LearningLoop(win)  # Model > Learn As I Annotate, its status-bar line
 
 
 def build_docks(win) -> None:

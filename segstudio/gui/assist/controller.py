@@ -2,7 +2,7 @@
 
 Installed by the main window (`self.assist = AssistController(self)`). It adds
 an Assist menu (S superpixel brush, W magic wand, M model wand, C GrabCut box,
-R re-predict region, U confidence heat map, N next low-confidence region, V mark reviewed
+R re-predict region, K similar region, U confidence heat map, N next low-confidence region, V mark reviewed
 and next, with the file list's state filter and confidence order; J / Shift+J propagate a mask
 along a video's frames, gui/assist/propagate.py) and File > Open Video… (gui/video_open.py), puts the tool
 actions in the window's exclusive tool group, and, while one of its tools is
@@ -30,13 +30,15 @@ from .review import ReviewQueue
 from .service import AssistData
 from ..video_open import VideoOpener
 from .model_probs import ModelProbs
+from .features import FeatureMap
 from .propagate import PropagateController
+from .similar_tool import TIP as SIMILAR_TIP, SimilarTool
 from .tools import BoxTool, ModelWandTool, SuperpixelTool, WandTool
 
 if TYPE_CHECKING:
     import numpy as np
 
-TOOL_KEYS = {"superpixel": "S", "wand": "W", "modelwand": "M", "grabcut": "C", "repredict": "R"}
+TOOL_KEYS = {"superpixel": "S", "wand": "W", "modelwand": "M", "grabcut": "C", "repredict": "R", "similar": "K"}
 TOOL_KEYS_HANDLED = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_BracketLeft,
                      Qt.Key.Key_BracketRight}
 MOUSE = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.MouseButtonRelease}
@@ -52,7 +54,8 @@ class AssistController(QObject):
         self.show_boundaries = True
         self.widget_x = 0.0
         self.tools = {"superpixel": SuperpixelTool(self), "wand": WandTool(self), "modelwand": ModelWandTool(self),
-                      "grabcut": BoxTool(self, "grabcut"), "repredict": BoxTool(self, "repredict")}
+                      "grabcut": BoxTool(self, "grabcut"), "repredict": BoxTool(self, "repredict"),
+                      "similar": SimilarTool(self)}
         self.active = None
         self._pressed = False
         self.press_xy: tuple[float, float] = (0.0, 0.0)  # image point of the last press on the canvas
@@ -70,6 +73,11 @@ class AssistController(QObject):
         self._model_wand = None
         self.propagate = PropagateController(self)  # J / Shift+J: masks along a video's frames
         self.video = VideoOpener(win)  # File > Open Video… (frames extracted into a folder)
+        self.features = FeatureMap(self)  # the similar-region click's pretrained features
+        self.features.ready.connect(self._probs_ready)
+        self.features.failed.connect(lambda m: self.say(f"The similar-region features failed: {m}"))
+        self._similar = None
+        win.prediction.modelsChanged.connect(self._model_changed)
         win.imageOpened.connect(self.image_opened)
         self.canvas.installEventFilter(self)
         win.installEventFilter(self)  # stop the worker threads when the window closes
@@ -84,7 +92,8 @@ class AssistController(QObject):
                 "modelwand": "Click: the superpixels around it where the model gives the current class at least "
                              "the tolerance (a probability); drag sideways for tolerance, release commits",
                 "grabcut": "Drag a box around an object; Shift/Ctrl-drag hints; Enter commits",
-                "repredict": "Drag a box: the model predicts it again (with context around it) and replaces its labels"}
+                "repredict": "Drag a box: the model predicts it again (with context around it) and replaces its labels",
+                "similar": SIMILAR_TIP}
         for name, tool in self.tools.items():
             a = QAction(tool.text, win, checkable=True)
             a.setShortcut(QKeySequence(TOOL_KEYS[name]))
@@ -193,6 +202,39 @@ class AssistController(QObject):
         if self._model_wand is None or self._model_wand.probs is not probs or self._model_wand.sp is not sp:
             self._model_wand = ModelWand(probs, sp)
         return self._model_wand
+
+    def _model_changed(self) -> None:
+        """The similar-region click needs an fcn8s-lite0 model: disabled, saying why, with another one."""
+        from .similar_tool import feature_problem
+
+        problem = feature_problem(self.win.prediction.model_path)
+        a = self.actions["similar"]
+        a.setEnabled(problem is None)
+        a.setToolTip(f"{SIMILAR_TIP} (K)" if problem is None else f"Similar region: {problem}")
+        a.setStatusTip(a.toolTip())
+        if problem is not None and self.active is self.tools["similar"]:
+            a.setChecked(False)
+
+    def similar_region(self):
+        """The current image's SimilarRegion, or None (then the status bar says why, and the features are
+        requested)."""
+        from segstudio.core.assist.similar_region import SimilarRegion
+
+        sp, model = self.superpixels(), self.win.prediction.model_path
+        if model is None:
+            self.say("Choose an fcn8s-lite0 model first (Model menu)")
+            return None
+        if sp is None:
+            self.say("Superpixels are still being computed for this image…")
+            return None
+        key = (self.current_key(), model, self.win.prediction.cache.scale)
+        features = self.features.get(key)
+        if features is None:
+            self.say(self.features.request(key, self.rgb(), self.win.prediction), 0)
+            return None
+        if self._similar is None or self._similar.features is not features or self._similar.sp is not sp:
+            self._similar = SimilarRegion(features, sp)
+        return self._similar
 
     def rgb(self):
         return self.data.rgb if self.data.is_ready(self.current_key()) else None
@@ -310,6 +352,7 @@ class AssistController(QObject):
         self.runner.stop()
         self.data.stop()
         self.probs.stop()
+        self.features.stop()
         self.confidence.stop()
         self.propagate.stop()
         self.video.stop()
