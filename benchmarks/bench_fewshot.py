@@ -13,8 +13,9 @@ the ImageNet start buys.
         --train-n 5,10,20,40 --minutes 3 \
         --test-images /tmp/0006R0/img --test-masks /tmp/0006R0/mask
 
-`--prefix` keeps the training images whose names start with it (one CamVid sequence);
-`--test-prefix` does the same for the test folder. Last line: one JSON object.
+`--prefix` keeps the training images whose names start with it (one CamVid sequence).
+Each row has the per-class IoU too (printed for two- or three-class sets: the object's IoU
+of a "subject vs background" set). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, tes
                 (test_dir / p.name).symlink_to(p.resolve())
         test_masks = masks_dir
     s = evaluate_model(predictor, test_dir, test_masks).scores()
+    names = resolve_labelset(labels).names
     return {"minutes": round(train_min, 2), "epochs": result.epochs_done, "mean_iou": round(100 * s.mean_iou, 2),
-            "pixel_accuracy": round(100 * s.pixel_accuracy, 2)}
+            "pixel_accuracy": round(100 * s.pixel_accuracy, 2),
+            "class_iou": {n: round(100 * float(v), 2) for n, v in zip(names, s.iou) if v == v}}
 
 
 def main(argv=None) -> int:
@@ -100,8 +103,9 @@ def main(argv=None) -> int:
                 row[kind] = train_and_score(pool[:n], Path(args.masks), args.labels, args.minutes, pretrained,
                                             args.threads, args.test_images, args.test_masks, Path(tmp))
             r = row[kind]
+            few = "  ".join(f"{k} {v:.1f}" for k, v in r["class_iou"].items()) if len(r["class_iou"]) <= 3 else ""
             print(f"N={n:3d} {kind:8s} {r['minutes']:5.2f} min, {r['epochs']:3d} epochs: "
-                  f"mIoU {r['mean_iou']:5.1f}  pixel acc {r['pixel_accuracy']:5.1f}", flush=True)
+                  f"mIoU {r['mean_iou']:5.1f}  pixel acc {r['pixel_accuracy']:5.1f}  {few}", flush=True)
         if "scratch" in row:
             row["miou_ratio"] = round(row["imagenet"]["mean_iou"] / max(1e-9, row["scratch"]["mean_iou"]), 2)
             print(f"N={n:3d} ImageNet start / random start: {row['miou_ratio']:.2f}x mIoU")

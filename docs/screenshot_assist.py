@@ -73,25 +73,32 @@ def wait(app, cond, seconds: float = 600) -> None:
         time.sleep(0.05)
 
 
-def predicted_studio(camvid: Path, stems: list[str]):
-    """(app, window): the studio at 1500x930 on copies of these CamVid val frames, all predicted with
-    the default model, its settings in a temporary folder."""
+def studio_window(tmp: Path, scan_models: bool = True):
+    """(app, window): the studio shown at 1500x930 in the screen's corner, its settings in `tmp`."""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from segstudio.gui.main_window import MainWindow
 
+    app = QApplication.instance() or QApplication([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+    win = MainWindow(settings=QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "shot", "segstudio"),
+                     scan_models=scan_models)
+    win.resize(1500, 930)
+    win.move(0, 0)
+    win.show()
+    return app, win
+
+
+def predicted_studio(camvid: Path, stems: list[str]):
+    """(app, window): the studio at 1500x930 on copies of these CamVid val frames, all predicted with
+    the default model, its settings in a temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix="segstudio-shot-"))
     (tmp / "images").mkdir()
     for s in stems:
         shutil.copy(camvid / "val" / f"{s}.png", tmp / "images")
-    app = QApplication.instance() or QApplication([])
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    win = MainWindow(settings=QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "shot", "segstudio"))
-    win.resize(1500, 930)
-    win.move(0, 0)
-    win.show()
+    app, win = studio_window(tmp)
     assert win.open_path(tmp / "images", labels="camvid")
     wait(app, lambda: win.prediction.model_path is not None)
     win.predict_unlabelled()

@@ -24,29 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
 
-from screenshot_assist import shoot, wait  # noqa: E402
+from screenshot_assist import shoot, studio_window, wait  # noqa: E402
 
 STEMS = ["0006R0_f00930", "0006R0_f00960", "0006R0_f00990", "0006R0_f01020", "0006R0_f01050", "0006R0_f01080"]
 
 
 def studio(camvid: Path, model: Path):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from segstudio.gui.main_window import MainWindow
-
     tmp = Path(tempfile.mkdtemp(prefix="segstudio-shot-"))
     (tmp / "images").mkdir()
     for s in STEMS:
         shutil.copy(camvid / "train" / f"{s}.png", tmp / "images")
-    app = QApplication.instance() or QApplication([])
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    win = MainWindow(settings=QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "shot", "segstudio"),
-                     scan_models=False)
-    win.resize(1500, 930)
-    win.move(0, 0)
-    win.show()
+    app, win = studio_window(tmp, scan_models=False)
     assert win.open_path(tmp / "images", labels="camvid")
     win.prediction.select(model)
     win.predict_unlabelled()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
 
-from screenshot_assist import shoot, wait  # noqa: E402
+from screenshot_assist import shoot, studio_window, wait  # noqa: E402
 
 FIRST, N = 7959, 40
 
@@ -40,24 +40,16 @@ def main() -> int:
     ap.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     args = ap.parse_args()
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
     from segstudio.core.imageio import read_label_png, write_label_png
     from segstudio.core.labels import camvid
-    from segstudio.gui.main_window import MainWindow
     from segstudio.gui.video_open import RateDialog
 
     tmp = Path(tempfile.mkdtemp(prefix="segstudio-shot-"))
     video = tmp / "0016E5-drive.mp4"
     write_video(args.camvid, video)
-    app = QApplication.instance() or QApplication([])
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    win = MainWindow(settings=QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "shot", "segstudio"))
-    win.resize(1500, 930)
-    win.move(0, 0)
-    win.show()
+    app, win = studio_window(tmp)
     wait(app, lambda: win.prediction.model_path is not None)
 
     def in_dialog():

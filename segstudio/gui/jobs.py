@@ -128,3 +128,19 @@ class JobRunner(QObject):
             return True
         self.thread.join(timeout_ms / 1000)
         return not self.thread.is_alive()
+
+
+def progress_dialog(parent, text: str, title: str, n: int, on_cancel: Callable[[], None], modal: bool):
+    """A shown progress dialog over `n` steps whose Cancel calls `on_cancel` (a runner's cancel); it stays
+    open at the end until the caller closes it, so the last message can be read."""
+    from PySide6.QtWidgets import QProgressDialog
+
+    d = QProgressDialog(text, "Cancel", 0, n, parent)
+    d.setWindowTitle(title)
+    d.setWindowModality(Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal)
+    d.setMinimumDuration(0)
+    d.setAutoClose(False)
+    d.setAutoReset(False)
+    d.canceled.connect(on_cancel)
+    d.show()
+    return d

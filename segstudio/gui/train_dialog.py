@@ -42,6 +42,13 @@ ARCH_CHOICES = (("fcn8s-lite0", "FCN-8s on EfficientNet-Lite0 (ImageNet-pretrain
 SCALES = (("auto", "automatic"), (1.0, "full size"), (0.5, "1/2"), (0.25, "1/4"))
 
 
+def _default_batch(arch: str | None) -> int:
+    """The batch size `segstudio train` uses for `arch` (the pretrained recipe's 8, else 4)."""
+    from segstudio.nets.train_config import arch_defaults
+
+    return int(arch_defaults(arch).get("batch_size", 4))
+
+
 def _fmt_eta(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "–"
@@ -190,7 +197,7 @@ class TrainDialog(QDialog):
         self.val_share.setSuffix(" %")
         self.batch = QSpinBox()
         self.batch.setRange(1, 64)
-        self.batch.setValue(4)
+        self.batch.setValue(_default_batch(self.arch.currentData()))
         self.lr = QLineEdit("0.001")
         self.lr.setToolTip("AdamW learning rate (1e-3 from scratch, 1e-4 to fine-tune)")
         self.name = QLineEdit(self._default_name())
@@ -235,6 +242,7 @@ class TrainDialog(QDialog):
 
     def _arch_changed(self) -> None:
         self.width_spin.setValue(1.0 if self.arch.currentData() == "fcn8s-lite0" else 0.5)
+        self.batch.setValue(_default_batch(self.arch.currentData()))
 
     def _arch_enabled(self) -> None:
         """Architecture and width come from the model when fine-tuning."""

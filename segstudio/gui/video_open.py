@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QGridLayout,
                                QLabel, QProgressDialog, QRadioButton, QSpinBox, QVBoxLayout)
 
-from .jobs import JobRunner
+from .jobs import JobRunner, progress_dialog
 
 VIDEO_PATTERN = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm *.mpg *.mpeg *.wmv)"
 #: The rate the dialog proposes: about this many frames a second.
@@ -137,15 +137,8 @@ class VideoOpener(QObject):
         from segstudio.core.video import extract_frames, picked_indices, frame_step
 
         n = len(picked_indices(info.frame_count, frame_step(info, *rate))) if info.frame_count else 0
-        d = QProgressDialog(f"Extracting frames of {path.name}…", "Cancel", 0, n, self.win)
-        d.setWindowTitle("Open video")
-        d.setWindowModality(Qt.WindowModality.WindowModal)
-        d.setMinimumDuration(0)
-        d.setAutoClose(False)
-        d.setAutoReset(False)
-        d.canceled.connect(self.runner.cancel)
-        d.show()
-        self.dialog = d
+        self.dialog = progress_dialog(self.win, f"Extracting frames of {path.name}…", "Open video", n,
+                                      self.runner.cancel, modal=True)
         every, fps = rate
         self.runner.start(
             lambda progress, cancelled: extract_frames(path, out, every=every, fps=fps, progress=progress,

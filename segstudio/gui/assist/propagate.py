@@ -25,13 +25,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu, QProgressDialog
 
 from segstudio.core.states import ImageState
 
-from ..jobs import JobRunner
+from ..jobs import JobRunner, progress_dialog
 from .propagate_forward import apply_frame, forward_job, propagate_one, writable
 
 if TYPE_CHECKING:
@@ -251,15 +251,8 @@ class PropagateController(QObject):
                 "labels": labels, "overwrite": self.act_overwrite.isChecked()}
 
     def _show_dialog(self, n: int) -> None:
-        d = QProgressDialog("Propagating…", "Cancel", 0, n, self.win)
-        d.setWindowTitle("Propagate forward")
-        d.setWindowModality(Qt.WindowModality.NonModal)
-        d.setMinimumDuration(0)
-        d.setAutoClose(False)
-        d.setAutoReset(False)
-        d.canceled.connect(self.forward_runner.cancel)
-        d.show()
-        self.dialog = d
+        self.dialog = progress_dialog(self.win, "Propagating…", "Propagate forward", n, self.forward_runner.cancel,
+                                      modal=False)
 
     def _forward_progress(self, i: int, n: int, path: Path, prev: Path, seen, new, kept: bool) -> None:
         d = self.dialog

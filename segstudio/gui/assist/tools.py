@@ -211,38 +211,72 @@ class WandTool(RegionTool):
 MODEL_WAND_TOLERANCE = 0.25
 
 
-class ModelWandTool(RegionTool):
-    name, text = "modelwand", "Model wand"
+class TolerantRegionTool(RegionTool):
+    """A region tool on superpixels with its own tolerance (the model wand, the similar-region click):
+    dragging sideways changes the tolerance live, `[` / `]` coarser / finer superpixels.
+
+    Subclasses give `tolerance_default`, `tolerance_range`, `drag_unit` (in the status line),
+    `source()` (the per-image data the tool selects from, None while it is being prepared)
+    and `_preview()`."""
+
+    tolerance_default, tolerance_range = 0.25, (0.0, 1.0)
 
     def __init__(self, ctl):
         super().__init__(ctl)
         self.level = list(LEVELS)[1]
-        self.tolerance = MODEL_WAND_TOLERANCE
+        self.tolerance = self.tolerance_default
         self.base = self.tolerance
+
+    def source(self):
+        raise NotImplementedError
+
+    def _preview(self) -> None:
+        raise NotImplementedError
 
     def activate(self) -> None:
         self.data_ready()
 
     def data_ready(self) -> None:
-        mw = self.ctl.model_wand()
-        if mw is not None:
-            self.ctl.say(f"Model wand ready ({self.level} superpixels, tolerance {self.tolerance:.2f}; "
+        if self.source() is not None:
+            self.ctl.say(f"{self.text} ready ({self.level} superpixels, tolerance {self.tolerance:.2f}; "
                          "drag sideways to change it, [ / ] coarser / finer)")
+            if self.seed is not None and self.region is None:
+                self._preview()
 
     def press(self, x, y, modifiers) -> None:
-        if self.ctl.model_wand() is None:
-            return  # model_wand() said why in the status bar
         self.seed, self.press_x, self.base = (x, y), self.ctl.widget_x, self.tolerance
+        if self.source() is None:
+            return  # source() said why in the status bar; the preview comes with data_ready
         self._preview()
 
     def move(self, x, y) -> None:
         if self.seed is None:
             return
-        # Dragging sideways: 0.01 of probability per 3 screen pixels.
-        value = min(1.0, max(0.01, round(self.base + (self.ctl.widget_x - self.press_x) / 300.0, 2)))
+        # Dragging sideways: 0.01 of tolerance per 3 screen pixels.
+        lo, hi = self.tolerance_range
+        value = min(hi, max(lo, round(self.base + (self.ctl.widget_x - self.press_x) / 300.0, 2)))
         if value != self.tolerance:
             self.tolerance = value
-            self._preview()
+            if self.source() is not None:
+                self._preview()
+
+    def commit_text(self) -> str:
+        return f"{self.text} (tolerance {self.tolerance:g})"
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
+            self.level = step_level(self.level, key)
+            self.data_ready()
+            return True
+        return super().key(key)
+
+
+class ModelWandTool(TolerantRegionTool):
+    name, text = "modelwand", "Model wand"
+    tolerance_default, tolerance_range = MODEL_WAND_TOLERANCE, (0.01, 1.0)
+
+    def source(self):
+        return self.ctl.model_wand()
 
     def _preview(self) -> None:
         mw = self.ctl.model_wand()
@@ -255,16 +289,6 @@ class ModelWandTool(RegionTool):
                 self.ctl.say(f"The model gives this class {p:.2f} here, below the tolerance {self.tolerance:.2f}")
         else:
             self.ctl.say(f"Model wand: tolerance {self.tolerance:.2f}")
-
-    def commit_text(self) -> str:
-        return f"Model wand (tolerance {self.tolerance:g})"
-
-    def key(self, key) -> bool:
-        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self.level = step_level(self.level, key)
-            self.data_ready()
-            return True
-        return super().key(key)
 
 
 class BoxTool(AssistTool):
