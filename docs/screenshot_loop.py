@@ -69,7 +69,7 @@ def loop_shot(app, win, camvid: Path, out: Path) -> None:
     for s in STEMS[:2]:  # a person's finished corrections
         win.project.save_mask(win.project.images_dir / f"{s}.png", read_label_png(camvid / "trainannot" / f"{s}.png"),
                               ImageState.SAVED)
-        win._refresh_state(win.project.images_dir / f"{s}.png")
+        win.refresh_state(win.project.images_dir / f"{s}.png")
     loop = win.learning
     loop.loop_settings = LoopSettings(minutes=1.0, threads=2)
     loop.timer.setInterval(0)

@@ -210,10 +210,10 @@ class LearningLoop(QObject):
             win.statusBar().showMessage(f"Learning loop: {path.name} not re-predicted ({e})", 6000)
             return
         if doc is not None:
-            win._save_doc(doc)
+            win.save_doc(doc)
             if not was_loaded and doc.path not in win.save_failures:
                 doc.unload()
-        win._refresh_state(path)
+        win.refresh_state(path)
         self.repredicted += 1
         self._show()
 

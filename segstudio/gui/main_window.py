@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self.assist = AssistController(self)  # superpixels, wand, GrabCut, re-predict, confidence
         self.dialogs = DialogsController(self, self.settings, self.recent_menu)
         self._connect()
-        self._update_title()
+        self.update_title()
         self._update_undo_actions()
         self.resize(1280, 820)
         self.resizeDocks([self.images_dock, self.classes_dock], [210, 250], Qt.Orientation.Horizontal)
@@ -100,9 +100,9 @@ class MainWindow(QMainWindow):
         p = self.prediction
         p.progress.connect(lambda done, total, what: self.status.show_progress(done, total, f"Predicting: {what}"))
         p.imagePredicted.connect(self._prediction_ready)
-        p.imageFailed.connect(lambda path, m: self._report_problem(path, m, self.project.state(path)))
-        p.failed.connect(lambda m: self._error("Prediction failed", m))
-        p.error.connect(self._error)
+        p.imageFailed.connect(lambda path, m: self.report_problem(path, m, self.project.state(path)))
+        p.failed.connect(lambda m: self.show_error("Prediction failed", m))
+        p.error.connect(self.show_error)
         p.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         p.finished.connect(self._run_finished)
         p.busyChanged.connect(self.status.set_busy)
@@ -124,14 +124,14 @@ class MainWindow(QMainWindow):
         try:
             project = Project.open(path, labels=labels, masks=masks, lock=True)
         except SegstudioError as e:
-            self._error("Cannot open", str(e))
+            self.show_error("Cannot open", str(e))
             return False
         if not self.save_all():
-            self._error("Unsaved masks", "Some masks of the current folder could not be saved; "
-                        "fix the problem (see the status bar) before opening another folder.")
+            self.show_error("Unsaved masks", "Some masks of the current folder could not be saved; "
+                            "fix the problem (see the status bar) before opening another folder.")
             return False
         self._close_project()
-        self.session = Session(project, self.prefetcher, self._report_problem,
+        self.session = Session(project, self.prefetcher, self.report_problem,
                                on_open=lambda d: d.subscribe(on_history=lambda: self._doc_history(d)))
         if project.last_save_error:
             self.problems.append(project.last_save_error)
@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.file_list.set_images(project.images, {p: project.state(p) for p in project.images})
         self.gt.restore(project.images_dir)
         self.dialogs.add_recent(project.images_dir)
-        self._update_title()
+        self.update_title()
         if not project.images:
             self.statusBar().showMessage(f"{project.images_dir}: no images in this folder", 8000)
             return True
@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         if doc is None:
             return True
         self.canvas.cancel_interaction()
-        ok = self._save_doc(doc)
+        ok = self.save_doc(doc)
         if ok:
             doc.unload()
         return ok
@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         prev_saved = True
         if prev is not None:
             self.canvas.cancel_interaction()
-            prev_saved = self._save_doc(prev)
+            prev_saved = self.save_doc(prev)
         loaded = self.session.load(path)
         if loaded is None:
             return False
@@ -203,9 +203,9 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(pixels, doc, keep_view=True)
         self._load_gt()
         self.file_list.select(path)
-        self._refresh_state(path)
+        self.refresh_state(path)
         self._update_counts()
-        self._update_title()
+        self.update_title()
         self._update_undo_actions()
         self.settings.setValue(f"last_image/{self.project.images_dir}", str(path))
         self.session.prefetch_neighbours(path)
@@ -271,13 +271,13 @@ class MainWindow(QMainWindow):
     def _doc_history(self, doc: Document) -> None:
         if self._closing:
             return
-        self._refresh_state(doc.path)
+        self.refresh_state(doc.path)
         if doc is not self.current:
             return
         self.autosave_timer.start()
         self.counts_timer.start()
         self.metrics_timer.start()
-        self._update_title()
+        self.update_title()
         self._update_undo_actions()
 
     def set_current_class(self, index: int) -> None:
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_counts(self.current.counts if self.current and self.current.loaded else None)
 
     # ---------------------------------------------------------------- saving
-    def _save_doc(self, doc: Document) -> bool:
+    def save_doc(self, doc: Document) -> bool:
         """Save `doc` if it changed; False (reported once per image, then in the status bar) if that failed."""
         first = doc.path not in self.save_failures
         try:
@@ -295,15 +295,15 @@ class MainWindow(QMainWindow):
         except (OSError, SegstudioError) as e:
             msg = self.save_failures[doc.path]
             if first and not self.safety.conflict(doc, e):  # gui/safety.py: banner, retries, changed files
-                self._error("Cannot save mask", msg + "\n\nThe edits are kept in memory; saving is retried "
-                            "automatically (see the warning above the image) and when you close.")
+                self.show_error("Cannot save mask", msg + "\n\nThe edits are kept in memory; saving is retried "
+                                "automatically (see the warning above the image) and when you close.")
             self.statusBar().showMessage(msg, 10000)
             self.problems.append(msg)
-            self._update_title()
+            self.update_title()
             return False
         if path is not None:
-            self._refresh_state(doc.path)
-            self._update_title()
+            self.refresh_state(doc.path)
+            self.update_title()
             self.statusBar().showMessage(f"Saved {path.name}", 2000)
         return doc.path not in self.save_failures
 
@@ -312,25 +312,25 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
             return
         if self.current is not None:
-            self._save_doc(self.current)
+            self.save_doc(self.current)
 
     def save_current(self) -> bool:
         self.canvas.cancel_interaction()
-        return self._save_doc(self.current) if self.current is not None else True
+        return self.save_doc(self.current) if self.current is not None else True
 
     def save_all(self) -> bool:
         self.canvas.cancel_interaction()
         ok = True
         for doc in self.docs or []:
-            ok = self._save_doc(doc) and ok
+            ok = self.save_doc(doc) and ok
         return ok
 
-    def _refresh_state(self, path: Path) -> None:
+    def refresh_state(self, path: Path) -> None:
         if self.project is None or (self.file_list.state(path) is None and path in self.session.unreadable):
             return
         self.file_list.set_state(path, self.docs.state(path), self.save_failures.get(path))
 
-    def _update_title(self) -> None:
+    def update_title(self) -> None:
         name = "segstudio"
         if self.current is not None:
             name = f"{self.current.path.name} [*] — {self.project.images_dir.name} — segstudio"
@@ -356,13 +356,13 @@ class MainWindow(QMainWindow):
         event.accept()
 
     # --------------------------------------------------------------- problems
-    def _report_problem(self, path: Path, message: str, state: ImageState | None = None) -> None:
+    def report_problem(self, path: Path, message: str, state: ImageState | None = None) -> None:
         """A problem with one image; state None: the image itself cannot be read."""
         self.file_list.set_state(path, state, message)
         self.problems.append(message)
         self.statusBar().showMessage(message, 10000)
 
-    def _error(self, title: str, text: str) -> None:
+    def show_error(self, title: str, text: str) -> None:
         """Show an error without blocking (tests read `last_error`)."""
         self.last_error = text
         self.problems.append(text)
@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
     # -------------------------------------------------------------- dialogs
     def _require_project(self) -> bool:
         if self.project is None:
-            self._error("No folder", "Open a folder first.")
+            self.show_error("No folder", "Open a folder first.")
         return self.project is not None
 
     def choose_folder(self) -> None:
@@ -487,10 +487,10 @@ class MainWindow(QMainWindow):
                                                          fill_only_unlabelled=self.act_fill_only.isChecked(),
                                                          to_disk_if_unopened=not self.prediction.single)
         except (OSError, SegstudioError) as e:
-            self._report_problem(path, f"prediction not applied: {e}", self.project.state(path))
+            self.report_problem(path, f"prediction not applied: {e}", self.project.state(path))
             return
         if doc is not None and doc is not self.current:
-            self._save_doc(doc)
+            self.save_doc(doc)
             if not was_loaded and doc.path not in self.save_failures:
                 doc.unload()
-        self._refresh_state(path)
+        self.refresh_state(path)

@@ -85,7 +85,7 @@ class SafetyController(QObject):
         self._project, self.retry, self.vanished = project, SaveRetry(), set()
         self.retry_timer.stop()
         if project is not None and project.notice:
-            self.win._error("Project file recovered", project.notice)
+            self.win.show_error("Project file recovered", project.notice)
             project.notice = None
         self.refresh()
 
@@ -118,8 +118,8 @@ class SafetyController(QObject):
         win = self.win
         for doc in list(win.docs or []):
             if doc.path in self.retry.pending:
-                win._save_doc(doc)
-        win._update_title()
+                win.save_doc(doc)
+        win.update_title()
 
     # --- a mask changed by another program --------------------------------------
     def conflict(self, doc: Document, error: Exception) -> bool:
@@ -165,11 +165,11 @@ class SafetyController(QObject):
                 doc.origin = ImageState.SAVED
                 doc.mark_clean()
         except (OSError, SegstudioError) as e:
-            win._error("Cannot resolve the change", str(e))
+            win.show_error("Cannot resolve the change", str(e))
             return
         win.session.save_failures.pop(doc.path, None)
-        win._refresh_state(doc.path)
-        win._update_title()
+        win.refresh_state(doc.path)
+        win.update_title()
 
     # --- images deleted or renamed -----------------------------------------------
     def check_files(self) -> None:
@@ -184,6 +184,6 @@ class SafetyController(QObject):
             kept = f"its mask {mask.name} is kept" if mask.exists() else "it had no mask yet"
             if self.win.current is not None and self.win.current.path == path and self.win.current.dirty:
                 kept = f"your edits are saved to {mask.name}"
-                self.win._save_doc(self.win.current)
-            self.win._report_problem(path, f"{path.name} was deleted or renamed by another program; {kept}",
+                self.win.save_doc(self.win.current)
+            self.win.report_problem(path, f"{path.name} was deleted or renamed by another program; {kept}",
                                      project.state(path))

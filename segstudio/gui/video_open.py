@@ -115,7 +115,7 @@ class VideoOpener(QObject):
         try:
             info = probe_video(path)
         except SegstudioError as e:
-            self.win._error("Cannot open video", str(e))
+            self.win.show_error("Cannot open video", str(e))
             return False
         if rate is None:
             d = RateDialog(info, self.win)
@@ -145,7 +145,7 @@ class VideoOpener(QObject):
                                                        cancelled=cancelled),
             on_progress=self._progress,
             on_succeeded=lambda r: self._done(r, labels),
-            on_failed=lambda m, _e: (self._close(), self.win._error("Cannot extract the video's frames", m)),
+            on_failed=lambda m, _e: (self._close(), self.win.show_error("Cannot extract the video's frames", m)),
             on_cancelled=lambda: (self._close(), self.win.statusBar().showMessage(
                 f"Extraction cancelled; the frames written so far are in {out}", 10000)))
 

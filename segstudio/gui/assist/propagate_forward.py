@@ -107,7 +107,7 @@ def apply_frame(ctl, path: Path, prev: Path, seen: np.ndarray, new: np.ndarray, 
     state = ImageState.EDITED if kept or changed_since.any() else ImageState.PREDICTED
     doc.apply_labels(0, 0, merged, text=f"Propagate from {prev.name}", state=state)
     if doc is not win.current:
-        win._save_doc(doc)
+        win.save_doc(doc)
         if not was_loaded and doc.path not in win.save_failures:
             doc.unload()
     return True
