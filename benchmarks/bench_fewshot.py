@@ -49,11 +49,13 @@ def link_subset(images: list[Path], masks_dir: Path, dest: Path) -> tuple[Path, 
     return img_dir, mask_dir
 
 
-def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, test_images, test_masks, work):
+def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, test_images, test_masks, work,
+                    overrides=None):
     img_dir, mask_dir = link_subset(images, masks_dir, work / "data")
     cfg = TrainConfig().updated(arch_defaults(DEFAULT_ARCH), "defaults").updated(dict(
         arch=DEFAULT_ARCH, images=str(img_dir), masks=str(mask_dir), labels=labels, max_minutes=minutes,
-        pretrained=pretrained, threads=threads, out=str(work / "run"), name="fewshot"), "bench")
+        pretrained=pretrained, threads=threads, out=str(work / "run"), name="fewshot"), "bench") \
+        .updated(overrides or {}, "--epochs")
     t = time.monotonic()
     result = Trainer(cfg).run()
     train_min = (time.monotonic() - t) / 60
@@ -85,6 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-images")
     ap.add_argument("--test-masks")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=None, help="most epochs (default: the recipe's)")
     ap.add_argument("--baseline-n", default=None,
                     help="the N values that also train the random-weights baseline (default: all; 'none': no baseline)")
     args = ap.parse_args(argv)
@@ -101,7 +104,8 @@ def main(argv=None) -> int:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 row[kind] = train_and_score(pool[:n], Path(args.masks), args.labels, args.minutes, pretrained,
-                                            args.threads, args.test_images, args.test_masks, Path(tmp))
+                                            args.threads, args.test_images, args.test_masks, Path(tmp),
+                                            {} if args.epochs is None else {"epochs": args.epochs})
             r = row[kind]
             few = "  ".join(f"{k} {v:.1f}" for k, v in r["class_iou"].items()) if len(r["class_iou"]) <= 3 else ""
             print(f"N={n:3d} {kind:8s} {r['minutes']:5.2f} min, {r['epochs']:3d} epochs: "

@@ -49,6 +49,13 @@ def _default_batch(arch: str | None) -> int:
     return int(arch_defaults(arch).get("batch_size", 4))
 
 
+def _default_epochs(arch: str | None) -> int:
+    """The most epochs `segstudio train` runs for `arch` (the time budget usually ends the run first)."""
+    from segstudio.nets.train_config import arch_defaults
+
+    return int(arch_defaults(arch).get("epochs", 200))
+
+
 def _fmt_eta(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "–"
@@ -181,7 +188,7 @@ class TrainDialog(QDialog):
         self.start_from.currentIndexChanged.connect(self._start_changed)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 10000)
-        self.epochs.setValue(200)
+        self.epochs.setValue(_default_epochs(self.arch.currentData()))
         self.epochs.setToolTip("At most this many epochs; the time budget usually ends the run first")
         self.minutes = QDoubleSpinBox()
         self.minutes.setRange(0.5, 24 * 60)
@@ -243,6 +250,7 @@ class TrainDialog(QDialog):
     def _arch_changed(self) -> None:
         self.width_spin.setValue(1.0 if self.arch.currentData() == "fcn8s-lite0" else 0.5)
         self.batch.setValue(_default_batch(self.arch.currentData()))
+        self.epochs.setValue(_default_epochs(self.arch.currentData()))
 
     def _arch_enabled(self) -> None:
         """Architecture and width come from the model when fine-tuning."""

@@ -34,8 +34,9 @@ PRETRAINED_RECIPE = {
     "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "encoder_lr_mult": 0.1,
     "crop": "320x320", "aug_scale": (0.5, 1.25), "hflip": True, "color_jitter": 0.2, "gamma": 0.2,
     "class_weights": "sqrt-median-freq", "batch_size": 8, "short_side": 360,
-    # the poly schedule runs over 10 minutes, or 200 epochs if they take less (a few dozen images)
-    "epochs": 200, "max_minutes": 10.0,
+    # the poly schedule runs over the 10 minutes; the epoch cap only ends runs on a handful of images
+    # early (20 images: capped at 200 epochs the run stopped at 6 min with car IoU 65.8, by time 68.9)
+    "epochs": 1000, "max_minutes": 10.0,
 }
 
 

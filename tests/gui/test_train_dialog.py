@@ -169,9 +169,9 @@ def test_the_defaults_train_the_pretrained_model_within_the_time_budget_and_list
     assert dlg.scale.currentData() == "auto" and dlg.minutes.value() == 5.0
     cfg = dlg.make_config()
     assert (cfg.arch, cfg.encoder_lr_mult, cfg.short_side, cfg.max_minutes) == ("fcn8s-lite0", 0.1, 360, 5.0)
-    assert cfg.batch_size == 8  # the recipe's batch, as `segstudio train` uses it
+    assert (cfg.batch_size, cfg.epochs) == (8, 1000)  # the recipe's, as `segstudio train` uses them
     dlg.arch.setCurrentIndex(dlg.arch.findData("segnet-basic"))
-    assert dlg.batch.value() == 4 and dlg.width_spin.value() == 0.5
+    assert (dlg.batch.value(), dlg.epochs.value(), dlg.width_spin.value()) == (4, 200, 0.5)
     dlg.arch.setCurrentIndex(dlg.arch.findData("fcn8s-lite0"))
     dlg.minutes.setValue(0.5)  # the run ends, finished, within half a minute
     dlg.scale.setCurrentIndex(dlg.scale.findData(1.0))  # the 32x24 images at their own size
