@@ -179,9 +179,10 @@ def _damage_cache(cache: Path, data: bytes) -> None:
     os.environ["SEGSTUDIO_CACHE"] = str(cache)
     try:
         from segstudio.nets.backends import _cache_files
-        from segstudio.nets.checkpoint import load_checkpoint
+        from segstudio.nets.checkpoint import DEFAULT_MODEL_NAME, load_checkpoint
 
-        onnx_path, verdict = _cache_files(*load_checkpoint(_model("segnet-basic-camvid")))
+        # the cache of the model `predict` uses without --model
+        onnx_path, verdict = _cache_files(*load_checkpoint(_model(DEFAULT_MODEL_NAME)))
     finally:
         del os.environ["SEGSTUDIO_CACHE"]
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
