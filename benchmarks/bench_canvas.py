@@ -289,15 +289,7 @@ def main() -> None:
 
     results = {}
     for view in ("fit", "1:1"):
-        if view == "fit":
-            c.fit()
-        else:
-            c.zoom_to(1.0, QPointF(c.width() / 2, c.height() / 2))
-        app.processEvents()
-        x0, y0 = c.to_image(QPointF(20, 20))
-        x1, y1 = c.to_image(QPointF(c.width() - 20, c.height() - 20))
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-        pts = zigzag(c, args.moves + 1, x0, y0, x1, y1)
+        pts = view_points(c, view, args.moves + 1)
         ours = drag_times(app, c, pts)
         results[view] = ours
         print(f"[{view} zoom {c.scale:.3f}] per move event: median {statistics.median(ours) * 1e3:.2f} ms, "

@@ -190,18 +190,25 @@ def wand_actions(scene, state, comp, last_tolerance):
             yield Action(f"wand {tol:g}", cost, bx0, by0, m, comp.cls, press=(x, y))
 
 
-def model_wand_actions(scene, state, comp, last_tolerance):
-    mw = scene.model_wand()
-    if mw is None:
-        return
+def _region_actions(name, select, tolerances, comp, last_tolerance):
+    """A region tool's click at the component's innermost pixel, at each level and tolerance;
+    a tolerance other than the last one costs a drag too."""
     x, y = comp.point
     for level in LEVELS:
-        for tol in MODEL_WAND_TOLERANCES:
-            sel = mw.select(level, comp.cls, x, y, tol)
+        for tol in tolerances:
+            sel = select(level, x, y, tol)
             if sel is not None:
                 (bx0, by0, _, _), m = sel
                 cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
-                yield Action(f"modelwand {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
+                yield Action(f"{name} {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
+
+
+def model_wand_actions(scene, state, comp, last_tolerance):
+    mw = scene.model_wand()
+    if mw is None:
+        return ()
+    return _region_actions("modelwand", lambda level, x, y, tol: mw.select(level, comp.cls, x, y, tol),
+                           MODEL_WAND_TOLERANCES, comp, last_tolerance)
 
 
 SIMILAR_TOLERANCES = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -211,15 +218,8 @@ def similar_actions(scene, state, comp, last_tolerance):
     """The similar-region click (K) at the component's innermost pixel, each level and tolerance."""
     sr = scene.similar_region()
     if sr is None:
-        return
-    x, y = comp.point
-    for level in LEVELS:
-        for tol in SIMILAR_TOLERANCES:
-            sel = sr.select(level, x, y, tol)
-            if sel is not None:
-                (bx0, by0, _, _), m = sel
-                cost = COSTS["click"] * (1 if tol == last_tolerance else 2)
-                yield Action(f"similar {tol:g} {level}", cost, bx0, by0, m, comp.cls, press=(x, y))
+        return ()
+    return _region_actions("similar", sr.select, SIMILAR_TOLERANCES, comp, last_tolerance)
 
 
 def grabcut_actions(scene, state, comp):

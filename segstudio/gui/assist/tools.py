@@ -65,7 +65,18 @@ def step_level(level: str, key) -> str:
     return names[min(max(i, 0), len(names) - 1)]
 
 
-class SuperpixelTool(AssistTool):
+class LevelKeys:
+    """`[` / `]`: coarser / finer superpixels, for the tools that work on them (a mixin before AssistTool)."""
+
+    def key(self, key) -> bool:
+        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
+            self.level = step_level(self.level, key)
+            self.data_ready()
+            return True
+        return super().key(key)
+
+
+class SuperpixelTool(LevelKeys, AssistTool):
     name, text = "superpixel", "Superpixel brush"
 
     def __init__(self, ctl):
@@ -128,12 +139,6 @@ class SuperpixelTool(AssistTool):
         self.ids, self.last = [], None
         self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
 
-    def key(self, key) -> bool:
-        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self.level = step_level(self.level, key)
-            self.data_ready()
-            return True
-        return super().key(key)
 
 
 class RegionTool(AssistTool):
@@ -211,7 +216,7 @@ class WandTool(RegionTool):
 MODEL_WAND_TOLERANCE = 0.25
 
 
-class TolerantRegionTool(RegionTool):
+class TolerantRegionTool(LevelKeys, RegionTool):
     """A region tool on superpixels with its own tolerance (the model wand, the similar-region click):
     dragging sideways changes the tolerance live, `[` / `]` coarser / finer superpixels.
 
@@ -263,12 +268,6 @@ class TolerantRegionTool(RegionTool):
     def commit_text(self) -> str:
         return f"{self.text} (tolerance {self.tolerance:g})"
 
-    def key(self, key) -> bool:
-        if key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self.level = step_level(self.level, key)
-            self.data_ready()
-            return True
-        return super().key(key)
 
 
 class ModelWandTool(TolerantRegionTool):
