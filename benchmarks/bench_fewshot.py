@@ -55,7 +55,7 @@ def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, tes
     cfg = TrainConfig().updated(arch_defaults(DEFAULT_ARCH), "defaults").updated(dict(
         arch=DEFAULT_ARCH, images=str(img_dir), masks=str(mask_dir), labels=labels, max_minutes=minutes,
         pretrained=pretrained, threads=threads, out=str(work / "run"), name="fewshot"), "bench") \
-        .updated(overrides or {}, "--epochs")
+        .updated(overrides or {}, "--epochs / --arch-options")
     t = time.monotonic()
     result = Trainer(cfg).run()
     train_min = (time.monotonic() - t) / 60
@@ -76,6 +76,13 @@ def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, tes
             "class_iou": {n: round(100 * float(v), 2) for n, v in zip(names, s.iou) if v == v}}
 
 
+def overrides(args) -> dict:
+    out = {} if args.epochs is None else {"epochs": args.epochs}
+    if args.arch_options:
+        out["arch_options"] = args.arch_options
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", required=True)
@@ -88,6 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-masks")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None, help="most epochs (default: the recipe's)")
+    ap.add_argument("--arch-options", type=json.loads, default=None, help='e.g. \'{"skip4": true}\'')
     ap.add_argument("--baseline-n", default=None,
                     help="the N values that also train the random-weights baseline (default: all; 'none': no baseline)")
     args = ap.parse_args(argv)
@@ -105,7 +113,7 @@ def main(argv=None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 row[kind] = train_and_score(pool[:n], Path(args.masks), args.labels, args.minutes, pretrained,
                                             args.threads, args.test_images, args.test_masks, Path(tmp),
-                                            {} if args.epochs is None else {"epochs": args.epochs})
+                                            overrides(args))
             r = row[kind]
             few = "  ".join(f"{k} {v:.1f}" for k, v in r["class_iou"].items()) if len(r["class_iou"]) <= 3 else ""
             print(f"N={n:3d} {kind:8s} {r['minutes']:5.2f} min, {r['epochs']:3d} epochs: "
