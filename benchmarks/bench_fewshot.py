@@ -55,7 +55,7 @@ def train_and_score(images, masks_dir, labels, minutes, pretrained, threads, tes
     cfg = TrainConfig().updated(arch_defaults(DEFAULT_ARCH), "defaults").updated(dict(
         arch=DEFAULT_ARCH, images=str(img_dir), masks=str(mask_dir), labels=labels, max_minutes=minutes,
         pretrained=pretrained, threads=threads, out=str(work / "run"), name="fewshot"), "bench") \
-        .updated(overrides or {}, "--epochs / --arch-options")
+        .updated(overrides or {}, "bench options")
     t = time.monotonic()
     result = Trainer(cfg).run()
     train_min = (time.monotonic() - t) / 60
@@ -80,6 +80,8 @@ def overrides(args) -> dict:
     out = {} if args.epochs is None else {"epochs": args.epochs}
     if args.arch_options:
         out["arch_options"] = args.arch_options
+    if args.encoder_lr_mult is not None:
+        out["encoder_lr_mult"] = args.encoder_lr_mult
     return out
 
 
@@ -96,6 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None, help="most epochs (default: the recipe's)")
     ap.add_argument("--arch-options", type=json.loads, default=None, help='e.g. \'{"skip4": true}\'')
+    ap.add_argument("--encoder-lr-mult", type=float, default=None, help="default: the recipe's")
     ap.add_argument("--baseline-n", default=None,
                     help="the N values that also train the random-weights baseline (default: all; 'none': no baseline)")
     args = ap.parse_args(argv)
