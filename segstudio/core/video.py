@@ -36,18 +36,14 @@ import numpy as np
 from .atomic import atomic_path, atomic_write_text
 from .errors import VideoError
 from .jobs import CancelFn, Cancelled, ProgressFn
+from .video_files import VIDEO_EXTENSIONS, is_video_file
 
-VIDEO_EXTENSIONS = frozenset(".mp4 .avi .mov .mkv .m4v .webm .mpg .mpeg .wmv".split())
 MANIFEST = ".segstudio-frames.json"
 FRAME_DIGITS = 6
 _FRAME_RE = re.compile(r"^(?P<stem>.*)_f(?P<index>\d+)\.png$")
 _SEQ_RE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
 #: Frame names claimed in the manifest ahead of writing them (one manifest write per batch).
 CLAIM_BATCH = 256
-
-
-def is_video_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def frame_name(stem: str, index: int) -> str:

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from segstudio import paths
-
-#: core.video.VIDEO_EXTENSIONS, spelt out so that starting the studio does not import OpenCV first.
-VIDEO_SUFFIXES = frozenset(".mp4 .avi .mov .mkv .m4v .webm .mpg .mpeg .wmv".split())
+from segstudio.core.video_files import is_video_file
 
 
 def sample_folder() -> Path | None:
@@ -60,7 +58,7 @@ def _open_start_folder(win, args) -> None:
     path = getattr(args, "path", None)
     labels = getattr(args, "labels", None)
     masks = getattr(args, "masks", None)
-    if path and Path(path).suffix.lower() in VIDEO_SUFFIXES:  # frames extracted first (gui/video_open.py)
+    if path and is_video_file(path):  # frames extracted first (gui/video_open.py)
         win.assist.video.open_video(path, labels=labels)
     elif path:
         win.open_path(path, labels=labels, masks=masks)

@@ -21,9 +21,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QGridLayout,
                                QLabel, QProgressDialog, QRadioButton, QSpinBox, QVBoxLayout)
 
+from segstudio.core.video_files import VIDEO_EXTENSIONS
+
 from .jobs import JobRunner, progress_dialog
 
-VIDEO_PATTERN = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm *.mpg *.mpeg *.wmv)"
+VIDEO_PATTERN = f"Videos ({' '.join('*' + e for e in sorted(VIDEO_EXTENSIONS))})"
 #: The rate the dialog proposes: about this many frames a second.
 DEFAULT_FPS = 5.0
 
