@@ -29,6 +29,7 @@ import torch
 
 from segstudio.core.errors import LabelSetError
 from segstudio.core.labels import LabelSet
+from segstudio.core.limits import MAX_SCALE
 
 from . import ARCHS
 from .errors import ModelError
@@ -118,8 +119,9 @@ def _check_input(inp, bad) -> None:
     if any(s <= 0 for s in inp["std"]):
         raise bad(f"input.std must be positive, got {inp['std']}")
     resize = inp.get("resize", 1.0)
-    if not isinstance(resize, (int, float)) or isinstance(resize, bool) or not 0 < resize <= 8:
-        raise bad(f"input.resize (factor applied to images before the network) must be in (0, 8], got {resize!r}")
+    if not isinstance(resize, (int, float)) or isinstance(resize, bool) or not 0 < resize <= MAX_SCALE:
+        raise bad(f"input.resize (factor applied to images before the network) must be in (0, {MAX_SCALE:g}], "
+                  f"got {resize!r}")
     short = inp.get("train_short_side")
     whole = isinstance(short, int) or (isinstance(short, float) and short.is_integer())
     if short is not None and (not whole or isinstance(short, bool) or not MIN_SHORT_SIDE <= short <= MAX_SHORT_SIDE):

@@ -134,11 +134,11 @@ class CheckpointStore:
             card["input"]["train_short_side"] = info.short_side
         if metrics:
             card["metrics"] = figures(metrics, info.labelset, info.split.val_name, len(info.split.val),
-                                      self.resolution_text())
+                                      resolution_text(self.info.cfg))
         extra = self.record.extra_metrics.get(kind)
         if extra:
             card["metrics_extra"] = {name: figures(m, info.labelset, name, len(info.split.extra[name]),
-                                                   self.resolution_text()) for name, m in extra.items()}
+                                                   resolution_text(self.info.cfg)) for name, m in extra.items()}
         path = save_checkpoint(self.path(kind), model, card)
         if kind == "best":
             self.best_saved = Path(path)
@@ -156,9 +156,6 @@ class CheckpointStore:
     def state_path(self) -> Path:
         p = self.path("last")
         return p.with_name(p.name[: -len(".safetensors")] + STATE_SUFFIX)
-
-    def resolution_text(self) -> str:
-        return resolution_text(self.info.cfg)
 
     def _training_section(self, epoch: int, kind: str) -> dict:
         cfg, info, rec = self.info.cfg, self.info, self.record

@@ -50,10 +50,10 @@ def save_confidence(masks_dir: str | Path, stem: str, conf: np.ndarray) -> Path:
     return path
 
 
-def read_confidence(masks_dir: str | Path, stem: str, size: tuple[int, int] | None = None,
-                    pixels: bool = True) -> tuple[np.ndarray | None, str | None]:
+def read_confidence(masks_dir: str | Path, stem: str, size: tuple[int, int] | None = None
+                    ) -> tuple[np.ndarray | None, str | None]:
     """(the saved uint8 confidence of `stem` or None, why a file there is not usable or None). Absent:
-    (None, None). With `pixels` False only the header is checked (the array is then None)."""
+    (None, None)."""
     path = confidence_path(masks_dir, stem)
     if not path.exists():
         return None, None
@@ -70,7 +70,7 @@ def read_confidence(masks_dir: str | Path, stem: str, size: tuple[int, int] | No
                 return None, f"{path}: {im.size[0]}x{im.size[1]}, but the image is {size[0]}x{size[1]}; ignored"
             if im.size[0] * im.size[1] > DEFAULT_MAX_PIXELS:
                 return None, f"{path}: {im.size[0]}x{im.size[1]} is larger than any image segstudio opens; ignored"
-            return (np.array(im) if pixels else None), None
+            return np.array(im), None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as e:
         return None, f"{path}: cannot read confidence ({e}); ignored"
 

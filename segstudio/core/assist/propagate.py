@@ -63,6 +63,7 @@ class Propagated:
     consistent: np.ndarray  # H x W bool: the flow passed the check and the source pixel was labelled
     seconds_flow: float = 0.0
     ignore_index: int = 255
+    gray: np.ndarray | None = None  # this frame's working grayscale: the next pair's `prev_gray`
 
     @property
     def labels(self) -> np.ndarray:
@@ -128,17 +129,18 @@ def warp_labels(prev_labels: np.ndarray, backward: np.ndarray, factor: float, ig
 
 def propagate_labels(prev_labels: np.ndarray, prev_image: np.ndarray, image: np.ndarray, ignore: int,
                      max_side: int = MAX_SIDE, preset: str = "medium", check: bool = True,
-                     cancelled: CancelFn | None = None) -> Propagated:
+                     cancelled: CancelFn | None = None, prev_gray: np.ndarray | None = None) -> Propagated:
     """Warp `prev_labels` (the labels of `prev_image`) to `image` (RGB, BGRA or gray, same size); see the
-    module docstring."""
+    module docstring. `prev_gray`: `prev_image`'s working grayscale when the caller has it (the `gray`
+    of the previous pair's result, going forward through a sequence)."""
     import time
 
     if prev_labels.shape != np.asarray(image).shape[:2] or np.asarray(prev_image).shape[:2] != prev_labels.shape:
         raise ImageSizeMismatch(f"frames and labels differ in size: {np.asarray(prev_image).shape[1::-1]}, "
                                 f"{np.asarray(image).shape[1::-1]}, labels {prev_labels.shape[::-1]}")
     t = time.perf_counter()
-    pg, factor = working_gray(prev_image, max_side)
-    g, _ = working_gray(image, max_side)
+    g, factor = working_gray(image, max_side)
+    pg = prev_gray if prev_gray is not None and prev_gray.shape == g.shape else working_gray(prev_image, max_side)[0]
     check_cancel(cancelled)
     backward, forward = dense_flow(pg, g, preset)
     seconds = time.perf_counter() - t
@@ -150,7 +152,7 @@ def propagate_labels(prev_labels: np.ndarray, prev_image: np.ndarray, image: np.
         if good.shape != warped.shape:
             good = cv2.resize(good.view(np.uint8), warped.shape[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
         ok &= good
-    return Propagated(warped, ok, seconds, int(ignore))
+    return Propagated(warped, ok, seconds, int(ignore), g)
 
 
 def fuse(prop: Propagated, probs: np.ndarray | None = None, ratio: float = RATIO,
@@ -181,15 +183,15 @@ def fuse(prop: Propagated, probs: np.ndarray | None = None, ratio: float = RATIO
     return np.where(keep, warped, model).astype(np.uint8), keep
 
 
-def changed_pixels(diff, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray]:
-    """(bbox, bool mask of the bbox) of the pixels a core.labelmap.Diff changed."""
+def changed_mask(diff) -> np.ndarray:
+    """Bool mask, over `diff.bbox`, of the pixels a core.labelmap.Diff changed."""
     x0, y0, x1, y1 = diff.bbox
     index, old, new = diff.arrays()
     if index is None:
-        return diff.bbox, old != new
+        return old != new
     m = np.zeros((y1 - y0) * (x1 - x0), bool)
     m[index] = True
-    return diff.bbox, m.reshape(y1 - y0, x1 - x0)
+    return m.reshape(y1 - y0, x1 - x0)
 
 
 def edited_pixels(labels: np.ndarray, ignore: int, human_base: bool, steps: Iterable) -> np.ndarray:
@@ -201,6 +203,6 @@ def edited_pixels(labels: np.ndarray, ignore: int, human_base: bool, steps: Iter
 
     edited = (labels != ignore) if human_base else np.zeros(labels.shape, bool)
     for step in steps:
-        (x0, y0, x1, y1), m = changed_pixels(step.diff, labels.shape)
-        edited[y0:y1, x0:x1][m] = step.state is not ImageState.PREDICTED
+        x0, y0, x1, y1 = step.diff.bbox
+        edited[y0:y1, x0:x1][changed_mask(step.diff)] = step.state is not ImageState.PREDICTED
     return edited

@@ -85,7 +85,7 @@ class AssistController(QObject):
     # --- actions ---------------------------------------------------------------------
     def _build_actions(self) -> None:
         win = self.win
-        menu = win.menuBar().addMenu("&Assist")
+        menu = self.menu = win.menuBar().addMenu("&Assist")
         self.actions: dict[str, QAction] = {}
         tips = {"superpixel": "Paint whole superpixels; [ / ] coarser / finer",
                 "wand": "Grow a region of similar colour; drag sideways for tolerance, release commits",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QMenu, QProgressDialog
+from PySide6.QtWidgets import QInputDialog, QProgressDialog
 
 from segstudio.core.states import ImageState
 
@@ -38,13 +38,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 HUMAN = (ImageState.SAVED, ImageState.REVIEWED, ImageState.EDITED)
-
-
-def find_menu(win, title: str) -> QMenu | None:
-    for a in win.menuBar().actions():
-        if a.menu() is not None and a.text().replace("&", "") == title:
-            return a.menu()
-    return None
 
 
 class PropagateController(QObject):
@@ -76,14 +69,12 @@ class PropagateController(QObject):
         self.act_forward.triggered.connect(lambda: self.ask_forward())
         self.act_overwrite = QAction("Propagation Overwrites My &Edits", win, checkable=True)
         self.act_overwrite.setToolTip("Off: propagation changes only unlabelled pixels and machine labels")
-        menu = find_menu(win, "Assist")
-        if menu is not None:
-            menu.addSeparator()
+        menu = self.assist.menu
+        menu.addSeparator()
         for a in (self.act_one, self.act_forward, self.act_overwrite):
             a.setStatusTip(a.toolTip())
             win.addAction(a)
-            if menu is not None:
-                menu.addAction(a)
+            menu.addAction(a)
 
     def say(self, text: str, ms: int = 6000) -> None:
         self.win.statusBar().showMessage(text, ms)
@@ -100,9 +91,13 @@ class PropagateController(QObject):
 
         if self.act_overwrite.isChecked():
             return None
-        base = self.base_states.get(doc.path) if doc.history_length else None
-        base = base or self.win.project.state(doc.path)
-        return edited_pixels(doc.labels, doc.ignore_index, base in HUMAN, doc.steps[:doc.history_index])
+        return edited_pixels(doc.labels, doc.ignore_index, self._human_base(doc.path, doc),
+                             doc.steps[:doc.history_index])
+
+    def _human_base(self, path: Path, doc) -> bool:
+        """Whether the mask `doc`'s history starts from (the file's, without a history) is a person's."""
+        base = self.base_states.get(path) if doc is not None and doc.history_length else None
+        return (base or self.win.project.state(path)) in HUMAN
 
     def protect(self):
         c = self.win.canvas
@@ -243,12 +238,10 @@ class PropagateController(QObject):
     def _plan(self, path: Path) -> dict:
         """What the worker needs to know of a frame: its mask file, and which pixels are a person's."""
         doc = self.win.docs.get(path)
-        base = self.base_states.get(path) if doc is not None and doc.history_length else None
-        base = base or self.win.project.state(path)
         steps = () if doc is None else doc.steps[:doc.history_index]
         labels = doc.labels.copy() if doc is not None and doc.loaded else None
-        return {"path": path, "mask": self.win.project.mask_path(path), "human": base in HUMAN, "steps": steps,
-                "labels": labels, "overwrite": self.act_overwrite.isChecked()}
+        return {"path": path, "mask": self.win.project.mask_path(path), "human": self._human_base(path, doc),
+                "steps": steps, "labels": labels, "overwrite": self.act_overwrite.isChecked()}
 
     def _show_dialog(self, n: int) -> None:
         self.dialog = progress_dialog(self.win, "Propagating…", "Propagate forward", n, self.forward_runner.cancel,

@@ -54,11 +54,11 @@ def forward_job(rgb0: np.ndarray, labels0: np.ndarray, first: Path, plans: list[
     def job(progress, cancelled):
         import numpy as np
 
-        from segstudio.core.assist.propagate import edited_pixels
+        from segstudio.core.assist.propagate import edited_pixels, fuse, propagate_labels
         from segstudio.core.imageio import load_image, read_label_png
 
         predictor = get_predictor() if get_predictor is not None else None
-        prev_rgb, prev_labels, prev_path = rgb0, labels0, first
+        prev_rgb, prev_labels, prev_path, prev_gray = rgb0, labels0, first, None
         for i, plan in enumerate(plans):
             check_cancel(cancelled)
             rgb = load_image(plan["path"])
@@ -72,11 +72,12 @@ def forward_job(rgb0: np.ndarray, labels0: np.ndarray, first: Path, plans: list[
                 from segstudio.nets.uncertainty import working_probabilities
 
                 probs = working_probabilities(predictor, rgb, cancelled)
-            proposal = propagate_one(prev_labels, prev_rgb, rgb, probs, ignore, cancelled)[0]
+            prop = propagate_labels(prev_labels, prev_rgb, rgb, ignore, cancelled=cancelled, prev_gray=prev_gray)
+            proposal = fuse(prop, probs)[0]
             edited = None if plan["overwrite"] else edited_pixels(seen, ignore, plan["human"], plan["steps"])
             new, kept = writable(seen, proposal, edited, protect, ignore)
             progress(i + 1, len(plans), plan["path"], prev_path, seen, new, kept)
-            prev_rgb, prev_labels, prev_path = rgb, new, plan["path"]
+            prev_rgb, prev_labels, prev_path, prev_gray = rgb, new, plan["path"], prop.gray
         return len(plans)
     return job
 
@@ -91,7 +92,7 @@ def apply_frame(ctl, path: Path, prev: Path, seen: np.ndarray, new: np.ndarray, 
     if doc.history_length == 0:
         ctl.base_states.setdefault(path, win.project.state(path))
     try:
-        if not was_loaded:
+        if not was_loaded:  # read again, not `seen`: the person may have edited and saved it meanwhile
             win.docs.load(doc, (new.shape[1], new.shape[0]))
     except SegstudioError as e:
         ctl.say(f"{path.name}: not propagated ({e})", 10000)

@@ -41,7 +41,7 @@ class SimilarTool(TolerantRegionTool):
         return self.ctl.similar_region()
 
     def _preview(self) -> None:
-        sr = self.ctl.similar_region()
+        sr = self.source()
         self.region = None if sr is None else sr.select(self.level, self.seed[0], self.seed[1], self.tolerance)
         self.show_region()
         self.ctl.say(f"Similar region: tolerance {self.tolerance:.2f}")

@@ -140,7 +140,6 @@ class SuperpixelTool(LevelKeys, AssistTool):
         self.ctl.overlay.set_mask_preview(0, 0, None, (0, 0, 0))
 
 
-
 class RegionTool(AssistTool):
     """A click previews a region grown from it (the wands); release or Enter commits it, Esc drops it."""
 
@@ -220,9 +219,8 @@ class TolerantRegionTool(LevelKeys, RegionTool):
     """A region tool on superpixels with its own tolerance (the model wand, the similar-region click):
     dragging sideways changes the tolerance live, `[` / `]` coarser / finer superpixels.
 
-    Subclasses give `tolerance_default`, `tolerance_range`, `drag_unit` (in the status line),
-    `source()` (the per-image data the tool selects from, None while it is being prepared)
-    and `_preview()`."""
+    Subclasses give `tolerance_default`, `tolerance_range`, `source()` (the per-image data the
+    tool selects from, None while it is being prepared) and `_preview()`."""
 
     tolerance_default, tolerance_range = 0.25, (0.0, 1.0)
 
@@ -269,7 +267,6 @@ class TolerantRegionTool(LevelKeys, RegionTool):
         return f"{self.text} (tolerance {self.tolerance:g})"
 
 
-
 class ModelWandTool(TolerantRegionTool):
     name, text = "modelwand", "Model wand"
     tolerance_default, tolerance_range = MODEL_WAND_TOLERANCE, (0.01, 1.0)
@@ -278,7 +275,7 @@ class ModelWandTool(TolerantRegionTool):
         return self.ctl.model_wand()
 
     def _preview(self) -> None:
-        mw = self.ctl.model_wand()
+        mw = self.source()
         c = self.ctl.canvas.current_class
         self.region = None if mw is None else mw.select(self.level, c, self.seed[0], self.seed[1], self.tolerance)
         self.show_region()
