@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from segstudio.core.limits import count_problem, scale_problem
+from segstudio.core.limits import count_problem, positive_problem, scale_problem
 
 
 def scale(text: str) -> float:
@@ -33,4 +33,19 @@ def count(low: int = 1, high: int = 1 << 16, what: str = "value"):
             raise argparse.ArgumentTypeError(problem)
         return value
     parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+def positive(what: str):
+    """A type for a positive, finite number (a frame rate)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        problem = positive_problem(value, what)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    parse.__name__ = what
     return parse

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from .arg_types import count, positive
 from .progress_text import TextProgress
 
 
@@ -16,8 +17,9 @@ def add_arguments(p) -> None:
                      "this command did not write are never overwritten.")
     p.add_argument("video", type=Path, help="the video file")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--every", type=int, default=None, metavar="N", help="every N-th frame (default: every frame)")
-    rate.add_argument("--fps", type=float, default=None, metavar="F", help="F frames per second of video")
+    rate.add_argument("--every", type=count(1, 1 << 30, "--every"), default=None, metavar="N",
+                      help="every N-th frame (default: every frame)")
+    rate.add_argument("--fps", type=positive("--fps"), default=None, metavar="F", help="F frames per second of video")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: <video stem>_frames/)")
     p.add_argument("--force", action="store_true", help="extract again even if the folder holds this extraction")
     p.add_argument("--png-compression", type=int, default=1, choices=range(10), metavar="0-9",
@@ -28,12 +30,6 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from segstudio.core.video import extract_frames, frames_folder, probe_video, reusable_extraction
 
-    if args.every is not None and args.every < 1:
-        print("segstudio frames: error: --every must be at least 1", file=sys.stderr)
-        return 2
-    if args.fps is not None and args.fps <= 0:
-        print("segstudio frames: error: --fps must be positive", file=sys.stderr)
-        return 2
     info = probe_video(args.video)
     out = args.out or frames_folder(args.video)
     print(f"{args.video}: {info.width}x{info.height}, {info.frame_count or 'unknown number of'} frames"

@@ -30,3 +30,10 @@ def count_problem(value, name: str, low: int = 1, high: int = 1 << 16) -> str | 
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         return f"{name} must be a whole number from {low} to {high}, got {value!r}"
     return None
+
+
+def positive_problem(value, name: str) -> str | None:
+    """Why `value` is not a positive, finite number for the option `name` (None if it is)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        return f"{name} must be a positive number, got {value!r}"
+    return None

@@ -24,6 +24,7 @@ groups them, `neighbours` / `following` walk one in frame order. No Qt.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +35,9 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_path, atomic_write_text
-from .errors import VideoError
+from .errors import SegstudioError, VideoError
 from .jobs import CancelFn, Cancelled, ProgressFn
+from .safe_json import load_json_file
 from .video_files import VIDEO_EXTENSIONS, is_video_file
 
 MANIFEST = ".segstudio-frames.json"
@@ -104,8 +106,8 @@ def frame_step(info: VideoInfo, every: int | None = None, fps: float | None = No
     if every is not None and fps is not None:
         raise ValueError("give either every or fps, not both")
     if fps is not None:
-        if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+        if not 0 < fps < math.inf:  # NaN fails every comparison
+            raise ValueError(f"fps must be a positive number, got {fps}")
         if info.fps <= 0:
             raise VideoError(f"{info.path}: the video does not say its frame rate; use --every N instead of --fps")
         return max(1.0, info.fps / float(fps))
@@ -136,10 +138,10 @@ class _Manifest:
         self.path = folder / MANIFEST
         self.data: dict = {}
         if self.path.is_file():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
+            try:  # a damaged manifest: none of the frames count as ours, so none is overwritten
+                data = load_json_file(self.path)
                 self.data = data if isinstance(data, dict) else {}
-            except (OSError, ValueError):
+            except SegstudioError:
                 self.data = {}
         frames = self.data.get("frames")
         self.frames: set[str] = {f for f in frames if isinstance(f, str)} if isinstance(frames, list) else set()

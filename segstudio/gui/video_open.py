@@ -60,7 +60,9 @@ class RateDialog(QDialog):
         lay.addLayout(grid)
         self.count = QLabel()
         lay.addWidget(self.count)
-        lay.addWidget(QLabel(f"Into: {info.path.parent / (info.path.stem + '_frames')}"))
+        from segstudio.core.video import frames_folder
+
+        lay.addWidget(QLabel(f"Into: {frames_folder(info.path)}"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -87,7 +89,6 @@ class VideoOpener(QObject):
         self.win = win
         self.runner = JobRunner(self)
         self.dialog: QProgressDialog | None = None
-        self.last_result = None
         self.act_open_video = QAction("Open &Video…", win)
         self.act_open_video.setShortcut(QKeySequence("Ctrl+Shift+V"))
         self.act_open_video.setStatusTip("Extract a video's frames into a folder beside it and open them "
@@ -165,7 +166,6 @@ class VideoOpener(QObject):
 
     def _done(self, result, labels) -> None:
         self._close()
-        self.last_result = result
         if self._open_folder(result.out_dir, labels) and result.warning:
             self.win.problems.append(result.warning)
             self.win.statusBar().showMessage(result.warning, 12000)

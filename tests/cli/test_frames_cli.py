@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from segstudio.cli import main
 from segstudio.core.video import frame_name
@@ -44,8 +45,12 @@ def test_frames_reports_broken_videos_and_bad_options_without_a_traceback(tmp_pa
     err = capsys.readouterr().err
     assert str(bad) in err and "cannot open as a video" in err and "Traceback" not in err
     video = write_video(tmp_path / "drive.avi")
-    assert main(["frames", str(video), "--every", "0"]) == 2
-    assert "--every must be at least 1" in capsys.readouterr().err
+    for option, value, says in [("--every", "0", "--every must be a whole number from 1 to")] + [
+            ("--fps", v, "--fps must be a positive number") for v in ("0", "-2", "nan", "inf")]:
+        with pytest.raises(SystemExit) as stop:  # refused by the parser (NaN once read as "every frame")
+            main(["frames", str(video), option, value])
+        assert stop.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "drive_frames").exists()
     taken = tmp_path / "drive_frames"
     taken.mkdir()
     (taken / frame_name("drive", 0)).write_bytes(b"mine")
