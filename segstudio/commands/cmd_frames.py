@@ -40,7 +40,7 @@ def run(args) -> int:
         return 0
     t = time.perf_counter()
     r = extract_frames(args.video, out, every=args.every, fps=args.fps, progress=TextProgress("frames"),
-                       compress_level=args.png_compression)
+                       compress_level=args.png_compression, info=info)
     s = time.perf_counter() - t
     print(f"wrote {len(r.paths)} frames to {r.out_dir} ({len(r.paths) / max(s, 1e-9):.1f} frames/s, "
           f"{r.frames_read} read)")

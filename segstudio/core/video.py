@@ -213,15 +213,15 @@ def _write_png(path: Path, frame: np.ndarray, compress_level: int) -> None:
 
 def extract_frames(video: str | Path, out_dir: str | Path | None = None, *, every: int | None = None,
                    fps: float | None = None, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
-                   compress_level: int = 1, workers: int = 2) -> ExtractResult:
+                   compress_level: int = 1, workers: int = 2, info: VideoInfo | None = None) -> ExtractResult:
     """Write every `every`-th frame (or `fps` frames a second) of `video` into `out_dir` as PNGs.
 
     `progress(written, expected)` after each frame; `cancelled()` is checked per frame and raises
     Cancelled (the frames written so far stay, listed in the manifest). Raises VideoError for a
     video that cannot be read and before writing anything if a frame's name is taken by a file we
-    did not write."""
+    did not write. `info`: the video's `probe_video` when the caller has it (not probed again)."""
     video = Path(video)
-    info = probe_video(video)
+    info = info if info is not None and info.path == video else probe_video(video)
     step = frame_step(info, every, fps)
     out_dir = Path(out_dir) if out_dir is not None else frames_folder(video)
     if out_dir.exists() and not out_dir.is_dir():

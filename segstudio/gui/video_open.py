@@ -145,7 +145,7 @@ class VideoOpener(QObject):
         every, fps = rate
         self.runner.start(
             lambda progress, cancelled: extract_frames(path, out, every=every, fps=fps, progress=progress,
-                                                       cancelled=cancelled),
+                                                       cancelled=cancelled, info=info),
             on_progress=self._progress,
             on_succeeded=lambda r: self._done(r, labels),
             on_failed=lambda m, _e: (self._close(), self.win.show_error("Cannot extract the video's frames", m)),
